@@ -1,0 +1,75 @@
+# satisfaction — set-up and everyday commands. `make help` lists them.
+#
+# Every target builds the virtual environment (.venv) first if it is missing or out of date; a
+# second call reuses it without reinstalling.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+YEAR   ?= 2024
+LANG_REPORT ?= zh
+STAMP  := $(VENV)/.installed-stamp
+FONTS  := $(VENV)/.cjk-font-stamp
+
+.PHONY: help install report ingest test benchmark demo-data lock clean
+
+help:
+	@echo "make report      build .venv if needed, ingest the demo year ($(YEAR)) and write reports/$(YEAR)/"
+	@echo "make test        build .venv if needed and run the whole test suite"
+	@echo "make ingest      validate data/raw/$(YEAR)/ into data/processed/$(YEAR)/"
+	@echo "make benchmark   run the scripts in benchmarks/"
+	@echo "make demo-data   regenerate the demo survey under data/raw/ (deterministic)"
+	@echo "make lock        re-pin requirements.lock from a fresh resolve"
+	@echo "variables: YEAR=$(YEAR) LANG_REPORT=$(LANG_REPORT) PYTHON=$(PYTHON)"
+
+install: $(STAMP) $(FONTS)
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "satisfaction needs Python >= 3.11; run make PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m satisfaction.kernel --install
+	@touch $@
+
+# Figures need a font with Chinese glyphs. Where none is found and we may use apt (root on
+# Debian/Ubuntu), install Noto CJK; otherwise say what to install.
+$(FONTS): $(STAMP)
+	@if ! $(BIN)/python -m satisfaction.plotting --check-font; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing fonts-noto-cjk (CJK font for figures)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null) && \
+	    $(BIN)/python -m satisfaction.plotting --check-font; \
+	  else \
+	    echo "no CJK font found: install one (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk;"; \
+	    echo "macOS and Windows ship one) or set SATISFACTION_CJK_FONT=/path/to/font.otf"; exit 1; \
+	  fi; \
+	fi
+	@touch $@
+
+ingest: install
+	$(BIN)/satisfaction ingest --year $(YEAR)
+
+report: ingest
+	$(BIN)/satisfaction report --year $(YEAR) --lang $(LANG_REPORT)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+benchmark: install
+	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+demo-data: install
+	$(BIN)/satisfaction synth --out data/raw
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet ".[test]" setuptools wheel
+	.lock-venv/bin/python -m pip freeze --exclude satisfaction --exclude pip \
+	  | sed '1i # Exact versions installed by make (Python 3.11). Regenerate with make lock.' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

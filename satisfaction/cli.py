@@ -1,0 +1,212 @@
+"""Command line: ``satisfaction ingest|index|report|synth``. Run ``satisfaction COMMAND --help``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+MAIN_HELP = """\
+Consumer-satisfaction evaluation of cities: from raw survey exports to the published report.
+
+The yearly flow, from the project folder:
+
+  satisfaction ingest --year 2024     validate data/raw/2024/ into data/processed/2024/
+  satisfaction index  --year 2024     print the index and first-level scores per city, ranked
+  satisfaction report --year 2024     write reports/2024/<region>/report.html (+ tables, figures)
+
+Bad input stops a command with exit code 2 and a list of every problem: file, row, column,
+value and the rule broken. Outputs are written atomically: a failed run keeps the last good ones.
+"""
+
+INGEST_HELP = """\
+Read every export in RAW_DIR/YEAR/ (CSV in UTF-8 or GBK, XLSX, SPSS .sav), map the headers to the
+codebook's item codes, check every value and write OUT_DIR/YEAR/:
+
+  respondents.parquet   one row per respondent (items 0-based on their scale, NaN = missing)
+  dont_know.parquet     which answers were "don't know"
+  rejects.csv           rejected rows with their reasons (lenient mode)
+  problems.csv          every problem found
+  manifest.json         input and codebook hashes, row counts, package version
+
+By default any problem stops the run (exit 2) and nothing is written. With --lenient, rows with
+problems are set aside in rejects.csv and the rest is kept: rows in = rows kept + rows rejected.
+
+examples:
+  satisfaction ingest --year 2024
+  satisfaction ingest --year 2023 --lenient
+  satisfaction ingest --year 2024 --raw-dir /data/exports --out-dir /data/processed
+"""
+
+INDEX_HELP = """\
+Compute the index (0-100) per city from the processed year: items rescaled to 0-100, combined up
+the indicator tree with the codebook's weights. Prints the ranked table; --out saves it (.csv or
+.xlsx).
+
+examples:
+  satisfaction index --year 2024
+  satisfaction index --year 2024 --lang en --out scores_2024.xlsx
+"""
+
+REPORT_HELP = """\
+Run notebooks/annual_report.ipynb with papermill for one year and write
+OUT_DIR/YEAR/REGION/: report.html (no code, figures embedded), the executed notebook,
+tables.xlsx, one CSV per table and figures/*.png. Needs `satisfaction ingest` for that year first.
+
+examples:
+  satisfaction report --year 2024
+  satisfaction report --year 2024 --lang en
+"""
+
+SYNTH_HELP = """\
+Write the demo survey (14 cities of Guangxi, 2019-2024) as raw exports and population margins.
+The same seed always gives the same bytes.
+
+example:
+  satisfaction synth --out data/raw
+"""
+
+
+def _root_path(value: str | None, *parts: str) -> Path:
+    from .paths import project_root
+
+    return Path(value) if value else project_root().joinpath(*parts)
+
+
+def _print_problems(problems, stream=sys.stderr, limit: int = 200) -> None:
+    for p in problems[:limit]:
+        print(f"  {p}", file=stream)
+    if len(problems) > limit:
+        print(f"  … and {len(problems) - limit} more (all of them: problems.csv with --lenient)", file=stream)
+
+
+def cmd_ingest(args) -> int:
+    from .codebook import load_codebook
+    from .io import ingest
+
+    cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))
+    raw = _root_path(args.raw_dir, "data", "raw")
+    out = _root_path(args.out_dir, "data", "processed")
+    survey, folder = ingest(args.year, raw_root=raw, out_root=out, codebook=cb, strict=not args.lenient,
+                            progress=not args.quiet)
+    print(f"ingested {args.year}: {survey.rows_in} rows in, {survey.rows_kept} kept, {survey.rows_rejected} rejected")
+    for s in survey.sources:
+        enc = f", {s['encoding']}" if s.get("encoding") else ""
+        print(f"  {s['file']} ({s['format']}{enc}): {s['rows_in']} in, {s['rows_kept']} kept, {s['rows_rejected']} rejected")
+    if survey.problems:
+        print(f"{len(survey.problems)} problem(s); see {folder / 'problems.csv'}", file=sys.stderr)
+        _print_problems(survey.problems, limit=20)
+    print(f"wrote {folder}")
+    return 0
+
+
+def cmd_index(args) -> int:
+    from .codebook import load_codebook
+    from .index import unit_scores
+    from .io import atomic_write_bytes, read_processed, xlsx_bytes
+
+    cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))
+    survey = read_processed(_root_path(args.processed_dir, "data", "processed") / str(args.year), cb)
+    scores = unit_scores(survey.data, cb)
+    lang = args.lang
+    table = scores[["rank", "city", "n", cb.tree.code, *[d.code for d in cb.dimensions]]].copy()
+    table.insert(2, "name", table["city"].map(lambda c: cb.city_label(c, lang)))
+    table = table.rename(columns={c: cb.label(c, lang) for c in [cb.tree.code, *[d.code for d in cb.dimensions]]})
+    if args.out:
+        out = Path(args.out)
+        blob = xlsx_bytes({"scores": table}) if out.suffix.lower() == ".xlsx" else table.to_csv(index=False).encode("utf-8-sig")
+        atomic_write_bytes(out, blob)
+        print(f"wrote {out}")
+    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 20):
+        print(table.round(2).to_string(index=False))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import run_report
+
+    folder = run_report(args.year, region=args.region, lang=args.lang, processed_root=args.processed_dir,
+                        output_root=args.out_dir, codebook=args.codebook, notebook=args.notebook,
+                        progress=not args.quiet)
+    print(f"wrote {folder / 'report.html'}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .synth import write_raw
+
+    hashes = write_raw(args.out, seed=args.seed, codebook=_root_path(args.codebook, "data", "raw", "codebook.yaml"))
+    print(f"wrote {len(hashes)} files under {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="satisfaction", description=MAIN_HELP, formatter_class=fmt)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"satisfaction {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def common(p, *, processed=True):
+        p.add_argument("--codebook", metavar="PATH", help="codebook YAML (default: data/raw/codebook.yaml)")
+        if processed:
+            p.add_argument("--processed-dir", metavar="DIR", help="processed data root (default: data/processed)")
+
+    p = sub.add_parser("ingest", help="validate raw exports of a year into data/processed/", description=INGEST_HELP, formatter_class=fmt)
+    p.add_argument("--year", type=int, required=True, help="survey year (reads RAW_DIR/YEAR/)")
+    p.add_argument("--raw-dir", metavar="RAW_DIR", help="raw data root (default: data/raw)")
+    p.add_argument("--out-dir", metavar="OUT_DIR", help="processed data root (default: data/processed)")
+    p.add_argument("--lenient", action="store_true", help="keep good rows and set bad ones aside instead of stopping")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p, processed=False)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("index", help="index and first-level scores per city, ranked", description=INDEX_HELP, formatter_class=fmt)
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="label language (default: zh)")
+    p.add_argument("--out", metavar="FILE", help="also save the table (.csv or .xlsx)")
+    common(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("report", help="run the annual-report notebook and write reports/YEAR/REGION/", description=REPORT_HELP, formatter_class=fmt)
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--region", help="region code (default: the codebook's)")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language (default: zh)")
+    p.add_argument("--out-dir", metavar="OUT_DIR", help="reports root (default: reports)")
+    p.add_argument("--notebook", metavar="PATH", help="notebook to run (default: notebooks/annual_report.ipynb)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("synth", help="write the demo survey's raw files", description=SYNTH_HELP, formatter_class=fmt)
+    p.add_argument("--out", default="data/raw", help="folder to write (default: data/raw)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the demo's)")
+    common(p, processed=False)
+    p.set_defaults(func=cmd_synth)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import CodebookError, ValidationError
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "seed", 0) is None:
+        from .synth import DEFAULT_SEED
+
+        args.seed = DEFAULT_SEED
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        print(f"error: {len(exc.problems)} problem(s) in the input; nothing was written", file=sys.stderr)
+        _print_problems(exc.problems)
+        return EXIT_BAD_INPUT
+    except (CodebookError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Words a reader sees, in Chinese (default) and English (``lang="en"``)."""
+from __future__ import annotations
+
+TEXT = {
+    "zh": {
+        "report_title": "{year}年{region}消费者满意度测评报告",
+        "report_subtitle": "{title} · 数据截至 {year} 年测评 · 共 {n_cities} 个城市、{n} 份有效问卷",
+        "sec_sample": "一、样本概况",
+        "sec_scores": "二、满意度指数与排名",
+        "sec_dimensions": "三、一级指标得分",
+        "sample_note": "每个城市至少需要 {minimum} 份有效问卷（95% 置信水平下误差 ±5%，设计效应 1.4）。本年度 {met}/{total} 个城市达到要求。",
+        "scores_note": "指数为 0–100 分：各题目按其量表换算为 0–100 分，再按指标体系的固定权重逐级加权平均（未加权样本）。",
+        "dimensions_note": "一级指标：{dims}。",
+        "top_bottom": "得分最高的城市是{top}（{top_score:.1f} 分），最低的是{bottom}（{bottom_score:.1f} 分）。",
+        "col_rank": "排名", "col_city": "城市", "col_n": "样本量", "col_minimum": "最低样本量", "col_meets": "是否达标",
+        "col_rejected": "剔除问卷",
+        "yes": "是", "no": "否",
+        "fig_index_title": "{year}年各城市消费者满意度指数", "fig_index_x": "指数（0–100）",
+        "fig_dim_title": "{year}年各城市一级指标得分", "fig_dim_y": "得分（0–100）",
+    },
+    "en": {
+        "report_title": "Consumer satisfaction evaluation {year}: {region}",
+        "report_subtitle": "{title} · {year} survey · {n_cities} cities, {n} valid interviews",
+        "sec_sample": "1. Sample",
+        "sec_scores": "2. Satisfaction index and ranking",
+        "sec_dimensions": "3. First-level indicators",
+        "sample_note": "Each city needs at least {minimum} valid interviews (±5 % at 95 % confidence, design effect 1.4). This year {met} of {total} cities meet it.",
+        "scores_note": "The index runs from 0 to 100: each item is rescaled to 0–100 from its own scale, then combined up the indicator tree with the codebook's fixed weights (unweighted sample).",
+        "dimensions_note": "First-level indicators: {dims}.",
+        "top_bottom": "The highest-scoring city is {top} ({top_score:.1f}); the lowest is {bottom} ({bottom_score:.1f}).",
+        "col_rank": "Rank", "col_city": "City", "col_n": "Interviews", "col_minimum": "Minimum", "col_meets": "Meets minimum",
+        "col_rejected": "Rejected",
+        "yes": "yes", "no": "no",
+        "fig_index_title": "Consumer satisfaction index by city, {year}", "fig_index_x": "Index (0–100)",
+        "fig_dim_title": "First-level indicator scores by city, {year}", "fig_dim_y": "Score (0–100)",
+    },
+}
+LANGS = tuple(TEXT)
+
+
+def check_lang(lang: str) -> str:
+    if lang not in TEXT:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    return lang
+
+
+def t(key: str, lang: str = "zh", **fmt) -> str:
+    """The text ``key`` in ``lang``, formatted with ``fmt``."""
+    return TEXT[check_lang(lang)][key].format(**fmt)

@@ -1,0 +1,151 @@
+"""Figures, with Chinese labels that render (no missing-glyph boxes).
+
+:func:`use_cjk_font` finds a font with Chinese glyphs — ``SATISFACTION_CJK_FONT`` (a font file)
+if set, else an installed family from :data:`CJK_FAMILIES`, else a CJK font file found on the
+system — and makes it matplotlib's default sans-serif font. ``python -m satisfaction.plotting
+--check-font`` exits non-zero when there is none (``make`` then installs Noto CJK where it can).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from functools import lru_cache
+
+import io
+import warnings
+
+import matplotlib
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+CJK_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Hiragino Sans GB",
+    "Noto Sans CJK JP", "Noto Sans CJK TC",
+)
+_FILE_HINTS = ("notosanscjk", "notoserifcjk", "notosanssc", "sourcehansans", "wqy", "msyh", "simhei", "pingfang", "droidsansfallback")
+#: Colours of the three first-level indicators and of the index.
+PALETTE = {"index": "#1f4e79", "S": "#2e86ab", "E": "#59a96a", "R": "#e07a5f"}
+
+
+@lru_cache(maxsize=1)
+def find_cjk_font() -> str | None:
+    """Family name of a font that has Chinese glyphs, registering font files as needed."""
+    env = os.environ.get("SATISFACTION_CJK_FONT")
+    if env:
+        if not os.path.isfile(env):
+            raise FileNotFoundError(f"SATISFACTION_CJK_FONT={env!r} is not a font file")
+        font_manager.fontManager.addfont(env)
+        return font_manager.FontProperties(fname=env).get_name()
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in installed:
+            return family
+    # Fonts installed after matplotlib built its cache are not in ttflist yet.
+    for path in sorted(font_manager.findSystemFonts()):
+        if any(h in os.path.basename(path).lower().replace("-", "").replace("_", "") for h in _FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError):
+                continue
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((f for f in CJK_FAMILIES if f in installed), None)
+
+
+def use_cjk_font() -> str:
+    """Make a CJK font matplotlib's default; raises ``RuntimeError`` (saying what to install) if none."""
+    family = find_cjk_font()
+    if family is None:
+        raise RuntimeError(
+            "no font with Chinese glyphs found: install one (Debian/Ubuntu: apt-get install fonts-noto-cjk) "
+            "or point SATISFACTION_CJK_FONT at a .otf/.ttf/.ttc file")
+    matplotlib.rcParams["font.family"] = "sans-serif"
+    matplotlib.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
+    matplotlib.rcParams["axes.unicode_minus"] = False
+    return family
+
+
+def figure_png(fig: Figure) -> bytes:
+    """Render a figure to PNG bytes (no timestamp, so the same figure gives the same bytes).
+
+    Raises ``RuntimeError`` if any character had no glyph in the font: a published figure never
+    shows a missing-glyph box.
+    """
+    buf = io.BytesIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(buf, format="png", metadata={"Software": None})
+    missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
+    if missing:
+        raise RuntimeError("figure has characters the font cannot draw: " + "; ".join(sorted(set(missing))))
+    return buf.getvalue()
+
+
+def missing_glyphs(text: str, family: str | None = None) -> set[str]:
+    """Characters of ``text`` that the font (default: the CJK font in use) cannot draw."""
+    from matplotlib.ft2font import FT2Font
+
+    family = family or use_cjk_font()
+    path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+    font = FT2Font(path)
+    return {ch for ch in set(text) if not ch.isspace() and font.get_char_index(ord(ch)) == 0}
+
+
+def index_bar_chart(scores: pd.DataFrame, *, labels: dict[str, str], index_code: str, title: str,
+                    xlabel: str, name_column: str = "name"):
+    """Horizontal bars of the index per city, best at the top, with the value printed at each bar."""
+    use_cjk_font()
+    data = scores.sort_values(index_code)
+    fig = Figure(figsize=(7.5, 0.38 * len(data) + 1.4), dpi=110)
+    ax = fig.subplots()
+    ax.barh(data[name_column], data[index_code], color=PALETTE["index"], height=0.65)
+    for y, v in enumerate(data[index_code]):
+        ax.text(v + 0.3, y, f"{v:.1f}", va="center", fontsize=9)
+    lo = max(0.0, float(data[index_code].min()) - 8)
+    ax.set_xlim(lo, min(100.0, float(data[index_code].max()) + 5))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def dimension_chart(scores: pd.DataFrame, *, dimensions: list[str], labels: dict[str, str], title: str,
+                    ylabel: str, name_column: str = "name"):
+    """Grouped bars of the first-level indicator scores per city, cities in rank order."""
+    use_cjk_font()
+    fig = Figure(figsize=(10, 4.2), dpi=110)
+    ax = fig.subplots()
+    width = 0.8 / len(dimensions)
+    x = range(len(scores))
+    for k, dim in enumerate(dimensions):
+        ax.bar([i + (k - (len(dimensions) - 1) / 2) * width for i in x], scores[dim], width=width,
+               color=PALETTE.get(dim, None), label=labels[dim])
+    ax.set_xticks(list(x), scores[name_column], rotation=0)
+    lo = max(0.0, float(scores[dimensions].min().min()) - 8)
+    ax.set_ylim(lo, min(100.0, float(scores[dimensions].max().max()) + 4))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(ncol=len(dimensions), frameon=False, loc="upper right")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m satisfaction.plotting",
+                                     description="Check that a font with Chinese glyphs is available for figures.")
+    parser.add_argument("--check-font", action="store_true", help="exit 1 when no CJK font is found")
+    parser.parse_args(argv)
+    family = find_cjk_font()
+    if family is None:
+        print("no CJK font found", file=sys.stderr)
+        return 1
+    print(f"CJK font: {family}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""The annual report: tables, figures and the HTML rendering of the parameterised notebook.
+
+:class:`AnnualReport` computes everything the notebook shows (so it is tested like any other
+function); the notebook ``notebooks/annual_report.ipynb`` only displays it. :func:`run_report`
+executes the notebook with papermill and writes ``reports/<year>/<region>/``:
+
+* ``report.html`` — the notebook rendered without code, figures embedded;
+* ``annual_report.ipynb`` — the executed notebook;
+* ``tables.xlsx`` and one CSV per table (UTF-8 with BOM, so Excel shows the Chinese);
+* ``figures/*.png``.
+
+The folder is built in a staging folder and swapped in only when everything succeeded: a failed
+run leaves the previous report untouched.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+
+from . import plotting
+from .codebook import Codebook, load_codebook
+from .index import sample_sizes, unit_scores
+from .io import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
+from .labels import check_lang, t
+from .paths import notebooks_dir, processed_dir, project_root, reports_dir, resolve
+
+STAGING_ENV = "SATISFACTION_REPORT_STAGING"
+NOTEBOOK = "annual_report.ipynb"
+
+
+class AnnualReport:
+    """Everything the annual report shows for one year and region.
+
+    Parameters
+    ----------
+    year : int
+    processed_dir : folder holding ``<year>/`` written by ``satisfaction ingest``
+    codebook : Codebook or path
+    region : region code; must be the codebook's region (default)
+    lang : ``"zh"`` (default) or ``"en"``
+    """
+
+    def __init__(self, year: int, *, processed_dir: str | Path, codebook: Codebook | str | Path,
+                 region: str | None = None, lang: str = "zh"):
+        self.year = int(year)
+        self.lang = check_lang(lang)
+        self.codebook = codebook if isinstance(codebook, Codebook) else load_codebook(resolve(codebook))
+        self.region = region or self.codebook.region["code"]
+        if self.region != self.codebook.region["code"]:
+            raise ValueError(f"region {self.region!r} is not the codebook's region {self.codebook.region['code']!r}")
+        self.survey = read_processed(resolve(processed_dir) / str(self.year), self.codebook)
+        self.scores = unit_scores(self.survey.data, self.codebook)
+        self.scores.insert(2, "name", self.scores["city"].map(lambda c: self.codebook.city_label(c, self.lang)))
+
+    # ---- words ------------------------------------------------------------------------------
+    def _label(self, code: str) -> str:
+        return self.codebook.label(code, self.lang)
+
+    @property
+    def title(self) -> str:
+        region = self.codebook.region["en" if self.lang == "en" else "zh"]
+        return t("report_title", self.lang, year=self.year, region=region)
+
+    def heading_markdown(self) -> str:
+        title = self.codebook.title["en" if self.lang == "en" else "zh"]
+        sub = t("report_subtitle", self.lang, title=title, year=self.year, n_cities=len(self.scores),
+                n=self.survey.rows_kept)
+        return f"# {self.title}\n\n{sub}"
+
+    def sample_markdown(self) -> str:
+        sizes = sample_sizes(self.survey.data, self.codebook)
+        return f"## {t('sec_sample', self.lang)}\n\n" + t(
+            "sample_note", self.lang, minimum=self.codebook.min_valid_per_city,
+            met=int(sizes["meets_minimum"].sum()), total=len(sizes))
+
+    def scores_markdown(self) -> str:
+        idx = self.codebook.tree.code
+        top, bottom = self.scores.iloc[0], self.scores.iloc[-1]
+        return (f"## {t('sec_scores', self.lang)}\n\n{t('scores_note', self.lang)}\n\n"
+                + t("top_bottom", self.lang, top=top["name"], top_score=top[idx], bottom=bottom["name"],
+                    bottom_score=bottom[idx]))
+
+    def dimensions_markdown(self) -> str:
+        sep = "、" if self.lang == "zh" else ", "
+        dims = sep.join(self._label(d.code) for d in self.codebook.dimensions)
+        return f"## {t('sec_dimensions', self.lang)}\n\n" + t("dimensions_note", self.lang, dims=dims)
+
+    # ---- tables -----------------------------------------------------------------------------
+    def sample_table(self) -> pd.DataFrame:
+        sizes = sample_sizes(self.survey.data, self.codebook)
+        return pd.DataFrame({
+            t("col_city", self.lang): sizes["city"].map(lambda c: self.codebook.city_label(c, self.lang)),
+            t("col_n", self.lang): sizes["n"],
+            t("col_minimum", self.lang): sizes["minimum"],
+            t("col_meets", self.lang): sizes["meets_minimum"].map({True: t("yes", self.lang), False: t("no", self.lang)}),
+        })
+
+    def scores_table(self) -> pd.DataFrame:
+        idx = self.codebook.tree.code
+        out = pd.DataFrame({
+            t("col_rank", self.lang): self.scores["rank"],
+            t("col_city", self.lang): self.scores["name"],
+            t("col_n", self.lang): self.scores["n"],
+            self._label(idx): self.scores[idx].round(2),
+        })
+        for dim in self.codebook.dimensions:
+            out[self._label(dim.code)] = self.scores[dim.code].round(2)
+        return out
+
+    def indicator_table(self) -> pd.DataFrame:
+        """Second-level indicator scores per city (cities in rank order)."""
+        out = pd.DataFrame({t("col_city", self.lang): self.scores["name"]})
+        for ind in self.codebook.indicators:
+            out[self._label(ind.code)] = self.scores[ind.code].round(2)
+        return out
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"sample": self.sample_table(), "scores": self.scores_table(), "indicators": self.indicator_table()}
+
+    # ---- figures ----------------------------------------------------------------------------
+    def index_figure(self):
+        return plotting.index_bar_chart(
+            self.scores, labels={}, index_code=self.codebook.tree.code,
+            title=t("fig_index_title", self.lang, year=self.year), xlabel=t("fig_index_x", self.lang))
+
+    def dimension_figure(self):
+        dims = [d.code for d in self.codebook.dimensions]
+        return plotting.dimension_chart(
+            self.scores, dimensions=dims, labels={d: self._label(d) for d in dims},
+            title=t("fig_dim_title", self.lang, year=self.year), ylabel=t("fig_dim_y", self.lang))
+
+    def figures(self) -> dict[str, bytes]:
+        """PNG bytes of every figure, by file stem."""
+        return {"index_by_city": plotting.figure_png(self.index_figure()),
+                "dimensions_by_city": plotting.figure_png(self.dimension_figure())}
+
+    # ---- output -----------------------------------------------------------------------------
+    def save_outputs(self, output_dir: str | Path) -> Path:
+        """Write tables (XLSX + CSV) and figures (PNG) to ``output_dir``.
+
+        When run by :func:`run_report`, files go to its staging folder instead, which replaces
+        ``output_dir`` only once the whole report has succeeded.
+        """
+        target = Path(os.environ.get(STAGING_ENV) or resolve(output_dir))
+        tables = self.tables()
+        sheet_names = {"sample": "样本" if self.lang == "zh" else "sample",
+                       "scores": "指数与排名" if self.lang == "zh" else "scores",
+                       "indicators": "二级指标" if self.lang == "zh" else "indicators"}
+        atomic_write_bytes(target / "tables.xlsx", xlsx_bytes({sheet_names[k]: v for k, v in tables.items()}))
+        for name, df in tables.items():
+            atomic_write_bytes(target / f"{name}.csv", df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
+        for name, png in self.figures().items():
+            atomic_write_bytes(target / "figures" / f"{name}.png", png)
+        return target
+
+
+def show_table(df: pd.DataFrame):
+    """A table for the notebook: no index column, one decimal for scores."""
+    from IPython.display import HTML
+
+    fmt = {c: "{:.1f}" for c in df.columns if pd.api.types.is_float_dtype(df[c])}
+    return HTML(df.style.hide(axis="index").format(fmt).set_table_attributes('class="dataframe"').to_html())
+
+
+def show_figure(fig):
+    from IPython.display import Image
+
+    return Image(data=plotting.figure_png(fig), format="png")
+
+
+# ---- running the notebook -------------------------------------------------------------------------
+
+
+_CSS = """
+<style>
+  body, .jp-Notebook { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
+                       "WenQuanYi Zen Hei", "Helvetica Neue", Arial, sans-serif; }
+  .jp-Notebook { max-width: 1100px; margin: 0 auto; }
+  table.dataframe { border-collapse: collapse; font-size: 14px; }
+  table.dataframe th, table.dataframe td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }
+  table.dataframe th { background: #f3f6fa; }
+</style>
+"""
+
+
+def notebook_to_html(notebook: str | Path | nbformat.NotebookNode, *, lang: str = "zh", title: str | None = None) -> str:
+    """Render an executed notebook as a self-contained HTML page without code.
+
+    Inputs, prompts, stderr streams and cells tagged ``remove`` are left out; images are embedded as data URIs; no script is
+    loaded from the network.
+    """
+    from nbconvert import HTMLExporter
+
+    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(str(notebook), as_version=4)
+    nb = nbformat.from_dict(nb)
+    nb.cells = [c for c in nb.cells if "remove" not in c.get("metadata", {}).get("tags", [])]
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, embed_images=True)
+    exporter.mathjax_url = ""
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "report"}})
+    # The report needs no script: drop them all (the template's MathJax and Mermaid loaders would
+    # otherwise fetch code from the network when the page is opened).
+    body = re.sub(r"<script\b[^>]*>.*?</script>", "", body, flags=re.S)
+    body = re.sub(r"<html>|<html lang=\"[^\"]*\">", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', body, count=1)
+    body = body.replace("</head>", _CSS + "</head>", 1)
+    return body
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def run_report(year: int, *, region: str | None = None, lang: str = "zh", processed_root: str | Path | None = None,
+               output_root: str | Path | None = None, codebook: str | Path | None = None,
+               notebook: str | Path | None = None, progress: bool = True) -> Path:
+    """Execute the annual-report notebook with papermill and publish ``<output_root>/<year>/<region>/``.
+
+    Returns the folder written. Raises (and leaves any earlier report in place) if the notebook fails.
+    """
+    import papermill as pm
+
+    from .kernel import ensure_kernel
+
+    check_lang(lang)
+    root = project_root()
+    codebook = Path(codebook) if codebook else root / "data" / "raw" / "codebook.yaml"
+    cb = load_codebook(codebook)
+    region = region or cb.region["code"]
+    processed_root = Path(processed_root) if processed_root else processed_dir()
+    output_root = Path(output_root) if output_root else reports_dir()
+    notebook = Path(notebook) if notebook else notebooks_dir() / NOTEBOOK
+    if not (processed_root / str(year) / "manifest.json").is_file():
+        raise FileNotFoundError(f"no processed data for {year} in {processed_root}; run `satisfaction ingest --year {year}` first")
+    target = output_root / str(year) / region
+    parameters = {
+        "year": int(year), "region": region, "lang": lang,
+        "processed_dir": _relative(processed_root, root), "codebook_path": _relative(codebook, root),
+        "output_dir": _relative(target, root),
+    }
+    kernel = ensure_kernel()
+
+    def build(staging: Path) -> None:
+        executed = staging / NOTEBOOK
+        previous = os.environ.get(STAGING_ENV)
+        os.environ[STAGING_ENV] = str(staging.resolve())
+        try:
+            pm.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=kernel,
+                                cwd=str(root), progress_bar=progress, report_mode=False)
+        finally:
+            if previous is None:
+                os.environ.pop(STAGING_ENV, None)
+            else:
+                os.environ[STAGING_ENV] = previous
+        nb = nbformat.read(str(executed), as_version=4)
+        nb.metadata.setdefault("papermill", {})
+        nb.metadata["papermill"]["input_path"] = _relative(notebook, root)
+        nb.metadata["papermill"]["output_path"] = _relative(target / NOTEBOOK, root)
+        nbformat.write(nb, str(executed))
+        title = t("report_title", lang, year=year, region=cb.region["en" if lang == "en" else "zh"])
+        atomic_write_bytes(staging / "report.html", notebook_to_html(nb, lang=lang, title=title).encode("utf-8"))
+
+    return replace_dir_atomically(build, target)
+
+
+def embedded_images(html: str) -> list[bytes]:
+    """The PNG images embedded in a report page (for checks)."""
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
