@@ -74,7 +74,8 @@ def _root_path(value: str | None, *parts: str) -> Path:
     return Path(value) if value else project_root().joinpath(*parts)
 
 
-def _print_problems(problems, stream=sys.stderr, limit: int = 200) -> None:
+def _print_problems(problems, stream=None, limit: int = 200) -> None:
+    stream = stream or sys.stderr
     for p in problems[:limit]:
         print(f"  {p}", file=stream)
     if len(problems) > limit:

@@ -345,6 +345,7 @@ def load_codebook(path: str | Path) -> Codebook:
     idx = raw.get("index") or {}
     claim(str(idx.get("code", "")), "index")
     placed: dict[str, str] = {}
+    defined_items = {str(c) for c in (raw.get("items") or {})}
 
     def build_indicator(entry: dict, where: str) -> Node:
         code = str(entry.get("code", ""))
@@ -355,7 +356,7 @@ def load_codebook(path: str | Path) -> Codebook:
             errors.append(f"{where} ({code}): a second-level indicator needs 'items'")
         for item in item_weights:
             item = str(item)
-            if item not in items and f"items.{item}" not in seen_codes.values():
+            if item not in defined_items:
                 errors.append(f"{where} ({code}): item {item!r} is not defined under 'items'")
             if item in placed:
                 errors.append(f"{where} ({code}): item {item!r} is already in branch {placed[item]}")

@@ -114,17 +114,19 @@ def decode_bytes(blob: bytes, file: str) -> tuple[str, str]:
         return blob.decode("utf-16"), "utf-16"
     try:
         return blob.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
     try:
         return blob.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
-        line = blob[: exc.start].count(b"\n") + 1
-        raise ValidationError([Problem(
-            file, "encoding",
-            f"the file is neither UTF-8 nor GBK/GB18030: byte 0x{blob[exc.start]:02X} at offset {exc.start} "
-            f"cannot be decoded; save the export as UTF-8 CSV",
-            row=line, value=blob[max(0, exc.start - 8): exc.start + 8].hex(" "))])
+        gb_error = exc
+    at = utf8_error.start
+    line = blob[:at].count(b"\n") + 1
+    raise ValidationError([Problem(
+        file, "encoding",
+        f"the file is neither UTF-8 (byte 0x{blob[at]:02X} at offset {at}, line {line}) nor GBK/GB18030 "
+        f"(byte 0x{blob[gb_error.start]:02X} at offset {gb_error.start}); save the export as UTF-8 CSV",
+        row=line, value=blob[max(0, at - 8): at + 8].hex(" "))])
 
 
 def _cell_text(value) -> str:
@@ -189,8 +191,8 @@ def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
         except Exception as exc:
             raise ValidationError([Problem(name, "unreadable", f"not a readable SPSS .sav file: {exc}")]) from exc
         labels = {k: v for k, v in zip(meta.column_names, meta.column_labels) if v}
-        frame = pd.concat([pd.DataFrame([list(df.columns)]), df.astype(object).map(_cell_text)], ignore_index=True)
-        frame.columns = range(frame.shape[1])
+        body = df.astype(object).map(_cell_text).set_axis(range(df.shape[1]), axis=1)
+        frame = pd.concat([pd.DataFrame([list(df.columns)], columns=body.columns), body], ignore_index=True)
         fmt, first_row = "sav", 1
     if frame.shape[0] == 0:
         raise ValidationError([Problem(name, "empty_file", "the file is empty")])

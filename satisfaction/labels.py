@@ -4,7 +4,7 @@ from __future__ import annotations
 TEXT = {
     "zh": {
         "report_title": "{year}年{region}消费者满意度测评报告",
-        "report_subtitle": "{title} · 数据截至 {year} 年测评 · 共 {n_cities} 个城市、{n} 份有效问卷",
+        "report_subtitle": "{title} · {year} 年 · 共 {n_cities} 个城市、{n} 份有效问卷",
         "sec_sample": "一、样本概况",
         "sec_scores": "二、满意度指数与排名",
         "sec_dimensions": "三、一级指标得分",

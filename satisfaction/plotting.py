@@ -127,8 +127,8 @@ def dimension_chart(scores: pd.DataFrame, *, dimensions: list[str], labels: dict
     lo = max(0.0, float(scores[dimensions].min().min()) - 8)
     ax.set_ylim(lo, min(100.0, float(scores[dimensions].max().max()) + 4))
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(ncol=len(dimensions), frameon=False, loc="upper right")
+    ax.set_title(title, pad=28)
+    ax.legend(ncol=len(dimensions), frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig

@@ -113,11 +113,13 @@ class AnnualReport:
         return out
 
     def indicator_table(self) -> pd.DataFrame:
-        """Second-level indicator scores per city (cities in rank order)."""
-        out = pd.DataFrame({t("col_city", self.lang): self.scores["name"]})
-        for ind in self.codebook.indicators:
-            out[self._label(ind.code)] = self.scores[ind.code].round(2)
-        return out
+        """Second-level indicator scores: one row per indicator, one column per city (rank order)."""
+        rows = []
+        for dim in self.codebook.dimensions:
+            for ind in dim.children:
+                rows.append([self._label(dim.code), self._label(ind.code), *self.scores[ind.code].round(2)])
+        first, second = ("一级指标", "二级指标") if self.lang == "zh" else ("First level", "Second level")
+        return pd.DataFrame(rows, columns=[first, second, *self.scores["name"]])
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"sample": self.sample_table(), "scores": self.scores_table(), "indicators": self.indicator_table()}
@@ -164,7 +166,10 @@ def show_table(df: pd.DataFrame):
     from IPython.display import HTML
 
     fmt = {c: "{:.1f}" for c in df.columns if pd.api.types.is_float_dtype(df[c])}
-    return HTML(df.style.hide(axis="index").format(fmt).set_table_attributes('class="dataframe"').to_html())
+    text = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    styler = df.style.hide(axis="index").format(fmt).set_table_attributes('class="dataframe"')
+    styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    return HTML(styler.to_html())
 
 
 def show_figure(fig):

@@ -1,0 +1,45 @@
+"""Shared fixtures: the bundled codebook, and small raw exports built from the demo survey."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import satisfaction as sat
+from satisfaction import synth
+
+ROOT = Path(__file__).resolve().parents[1]
+CODEBOOK = ROOT / "data" / "raw" / "codebook.yaml"
+
+
+@pytest.fixture(scope="session")
+def codebook() -> sat.Codebook:
+    return sat.load_codebook(CODEBOOK)
+
+
+@pytest.fixture(scope="session")
+def demo_2024(codebook) -> pd.DataFrame:
+    """Simulated 2024 answers (coded columns, raw answer codes)."""
+    return synth.generate(years=[2024], codebook=codebook).responses[2024]
+
+
+@pytest.fixture()
+def export(codebook, demo_2024) -> pd.DataFrame:
+    """A 40-row export with Chinese headers, as an agency would deliver it (two cities)."""
+    rows = pd.concat([demo_2024[demo_2024.city == "450100"].head(20), demo_2024[demo_2024.city == "451100"].head(20)])
+    return synth.export_frame(rows.reset_index(drop=True), codebook, "long", "zh").astype(str)
+
+
+def write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(df.to_csv(index=False).encode(encoding))
+    return path
+
+
+def header_of(codebook, code: str) -> str:
+    """The header the 'long' exports use for a code."""
+    for table in (codebook.fields, codebook.demographics, codebook.items):
+        if code in table:
+            return table[code].headers[0]
+    raise KeyError(code)

@@ -1,0 +1,429 @@
+"""Ingestion: every format, every rule, and nothing lost (rows in = rows kept + rows rejected)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import satisfaction as sat
+from satisfaction import io as sio
+from satisfaction.cli import main as cli_main
+from satisfaction.io import xlsx_bytes
+from conftest import header_of, write_csv
+
+
+def load(path, codebook, **kw):
+    return sat.load_survey(path, codebook, **kw)
+
+
+def only_problem(exc_info, rule):
+    problems = [p for p in exc_info.value.problems if p.rule == rule]
+    assert problems, f"no {rule} problem in: {exc_info.value}"
+    return problems
+
+
+# ---- formats ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding,expected", [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("gbk", "gb18030"),
+                                               ("gb18030", "gb18030"), ("utf-16", "utf-16")])
+def test_reads_csv_encodings(tmp_path, codebook, export, encoding, expected):
+    path = write_csv(export, tmp_path / "a.csv", encoding)
+    survey = load(path, codebook)
+    assert survey.rows_kept == len(export)
+    assert survey.sources[0]["encoding"] == expected
+    assert set(survey.data["city"]) == {"450100", "451100"}
+
+
+def test_gbk_and_utf8_give_the_same_data(tmp_path, codebook, export):
+    a = load(write_csv(export, tmp_path / "u.csv", "utf-8"), codebook).data.drop(columns="source_file")
+    b = load(write_csv(export, tmp_path / "g.csv", "gbk"), codebook).data.drop(columns="source_file")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_reads_xlsx(tmp_path, codebook, export):
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(xlsx_bytes({"问卷数据": export}))
+    survey = load(path, codebook)
+    assert survey.rows_kept == len(export) and survey.sources[0]["format"] == "xlsx"
+    ref = load(write_csv(export, tmp_path / "a.csv"), codebook)
+    pd.testing.assert_frame_equal(survey.data.drop(columns="source_file"), ref.data.drop(columns="source_file"))
+
+
+def test_reads_spss_sav_with_labels(tmp_path, codebook, demo_2024):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    rows = demo_2024.head(30).copy()
+    # SPSS variable names are short codes; the Chinese header is the variable label.
+    df = pd.DataFrame({f"V{i}": rows[c] for i, c in enumerate(rows.columns)})
+    df["V0"] = df["V0"].astype(str)
+    df["V1"] = df["V1"].astype(str)
+    labels = []
+    for c in rows.columns:
+        labels.append(header_of(codebook, c))
+    path = tmp_path / "a.sav"
+    pyreadstat.write_sav(df, str(path), column_labels=labels)
+    survey = load(path, codebook)
+    assert survey.rows_kept == 30 and survey.sources[0]["format"] == "sav"
+    np.testing.assert_array_equal(survey.data["sex"].to_numpy(dtype=float), rows["sex"].to_numpy(dtype=float))
+
+
+def test_full_width_digits_and_category_labels(tmp_path, codebook, export):
+    export.loc[0, header_of(codebook, "S1a")] = "４"        # full-width digit
+    export.loc[1, header_of(codebook, "sex")] = "女"         # label instead of code
+    survey = load(write_csv(export, tmp_path / "a.csv"), codebook)
+    assert survey.data.loc[0, "S1a"] == 4.0
+    assert survey.data.loc[1, "sex"] == 2
+
+
+# ---- recoding ----------------------------------------------------------------------------------
+
+
+def test_missing_codes_reverse_items_and_dont_know(tmp_path, codebook, export):
+    export.loc[0, header_of(codebook, "S1a")] = "9"     # don't know
+    export.loc[1, header_of(codebook, "S1a")] = "99"    # refused
+    export.loc[2, header_of(codebook, "S1a")] = ""      # not answered
+    export.loc[3, header_of(codebook, "E1b")] = "1"     # never met price fraud → best
+    export.loc[4, header_of(codebook, "R3a")] = "98"    # 10-point item: don't know
+    survey = load(write_csv(export, tmp_path / "a.csv"), codebook)
+    d, dk = survey.data, survey.dont_know
+    assert np.isnan(d.loc[0, "S1a"]) and dk.loc[0, "S1a"]
+    assert np.isnan(d.loc[1, "S1a"]) and not dk.loc[1, "S1a"]
+    assert np.isnan(d.loc[2, "S1a"]) and not dk.loc[2, "S1a"]
+    assert d.loc[3, "E1b"] == 5.0
+    assert np.isnan(d.loc[4, "R3a"]) and dk.loc[4, "R3a"]
+    assert d[codebook.item_codes].dtypes.eq(float).all()
+
+
+# ---- every rule, with a file that triggers it ------------------------------------------------------
+
+
+def test_empty_file(tmp_path, codebook):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "empty_file")
+    assert p.file.endswith("empty.csv") and "empty" in p.message
+
+
+def test_header_only_file(tmp_path, codebook, export):
+    path = write_csv(export.head(0), tmp_path / "header_only.csv")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    assert "no answer rows" in only_problem(info, "empty_file")[0].message
+
+
+def test_wrong_encoding(tmp_path, codebook, export):
+    blob = export.to_csv(index=False).encode("utf-8").replace("南宁".encode("utf-8"), b"\xff\xfe\xfd", 1)
+    path = tmp_path / "latin.csv"
+    path.write_bytes(blob)
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "encoding")
+    assert "0xFF" in p.message and p.row == 2
+
+
+def test_unsupported_format(tmp_path, codebook):
+    path = tmp_path / "a.json"
+    path.write_text("{}")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    only_problem(info, "unsupported_format")
+
+
+def test_unreadable_xlsx(tmp_path, codebook):
+    path = tmp_path / "broken.xlsx"
+    path.write_bytes(b"PK\x03\x04 definitely not a workbook")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    only_problem(info, "unreadable")
+
+
+def test_missing_required_column(tmp_path, codebook, export):
+    path = write_csv(export.drop(columns=[header_of(codebook, "S2b")]), tmp_path / "a.csv")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "missing_column")
+    assert p.column == "S2b" and "服务质量" in p.message and "Q04 服务质量" in p.message
+
+
+def test_unknown_header(tmp_path, codebook, export):
+    export["Q99 额外问题"] = "3"
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook)
+    (p,) = only_problem(info, "unknown_header")
+    assert p.column == "Q99 额外问题"
+
+
+def test_duplicate_column(tmp_path, codebook, export):
+    export["S1a"] = export[header_of(codebook, "S1a")]  # the same item under its short header
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook)
+    (p,) = only_problem(info, "duplicate_column")
+    assert p.column == "S1a"
+
+
+@pytest.mark.parametrize("header,values", [
+    ("受访者姓名", ["张三", "李四"]),
+    ("手机号码", ["13812345678", "13987654321"]),
+    ("身份证号", ["450102199001011234", "45010219900101123X"]),
+    ("备注", ["13812345678", "15912345678"]),          # no telling header: caught by its values
+])
+def test_personal_data_columns(tmp_path, codebook, export, header, values):
+    export[header] = (values * len(export))[: len(export)]
+    path = write_csv(export, tmp_path / "a.csv")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "personal_data")
+    assert p.column == header
+    # lenient: the rows are kept, the column never is
+    survey = load(path, codebook, strict=False)
+    assert survey.rows_kept == len(export)
+    assert header not in survey.data.columns and header not in survey.rejects.columns
+    assert not survey.data.astype(str).isin(values).any().any()
+
+
+def test_out_of_range_answer(tmp_path, codebook, export):
+    export.loc[5, header_of(codebook, "S3a")] = "7"
+    export.loc[6, header_of(codebook, "S5a")] = "3.5"
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook)
+    problems = only_problem(info, "out_of_range")
+    assert {(p.row, p.column, p.value) for p in problems} == {(7, "Q05 商业网点布局", "7"), (8, "Q09 价格合理程度", "3.5")}
+    assert "whole number from 1 to 5" in problems[0].message
+
+
+def test_non_numeric_answer(tmp_path, codebook, export):
+    export.loc[0, header_of(codebook, "E3a")] = "满意"
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook)
+    (p,) = only_problem(info, "non_numeric")
+    assert (p.row, p.column, p.value) == (2, "Q15 食品安全", "满意")
+
+
+def test_unknown_city(tmp_path, codebook, export):
+    export.loc[3, header_of(codebook, "city")] = "广州"
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook)
+    (p,) = only_problem(info, "unknown_city")
+    assert (p.row, p.column, p.value) == (5, "城市", "广州")
+
+
+def test_city_spellings(tmp_path, codebook, export):
+    col = header_of(codebook, "city")
+    export.loc[0, col], export.loc[1, col], export.loc[2, col] = "南宁市", "450100", "Nanning"
+    survey = load(write_csv(export, tmp_path / "a.csv"), codebook)
+    assert (survey.data.loc[:2, "city"] == "450100").all()
+
+
+def test_unknown_category(tmp_path, codebook, export):
+    export.loc[0, header_of(codebook, "age_group")] = "8"
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook)
+    (p,) = only_problem(info, "unknown_category")
+    assert p.column == "年龄段" and p.value == "8" and "5=60岁及以上" in p.message
+
+
+def test_missing_required_value(tmp_path, codebook, export):
+    export.loc[2, header_of(codebook, "respondent_id")] = ""
+    export.loc[3, header_of(codebook, "sex")] = ""
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook)
+    assert {(p.row, p.column) for p in only_problem(info, "missing_value")} == {(4, "问卷编号"), (5, "性别")}
+
+
+def test_wrong_year_and_bad_date(tmp_path, codebook, export):
+    export.loc[0, header_of(codebook, "year")] = "2023"
+    export.loc[1, header_of(codebook, "interview_date")] = "下周三"
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook, year=2024)
+    assert only_problem(info, "wrong_year")[0].row == 2
+    assert only_problem(info, "bad_date")[0].value == "下周三"
+
+
+def test_duplicate_id_within_and_across_files(tmp_path, codebook, export):
+    id_col = header_of(codebook, "respondent_id")
+    export.loc[1, id_col] = export.loc[0, id_col]
+    a = write_csv(export.iloc[:20], tmp_path / "raw" / "a.csv")
+    b = write_csv(export.iloc[[0] + list(range(20, 40))], tmp_path / "raw" / "b.csv")  # row 0 again
+    with pytest.raises(sat.ValidationError) as info:
+        load([a, b], codebook)
+    problems = only_problem(info, "duplicate_id")
+    assert len(problems) == 2
+    assert {p.file.split("/")[-1] for p in problems} == {"a.csv", "b.csv"}
+    assert all("already used at" in p.message and "a.csv, row 2" in p.message for p in problems)
+    survey = load([a, b], codebook, strict=False)
+    assert survey.rows_in == 41 and survey.rows_kept == 39 and survey.rows_rejected == 2
+    assert survey.data["respondent_id"].is_unique
+
+
+def test_strict_lists_every_problem(tmp_path, codebook, export):
+    export.loc[0, header_of(codebook, "S1a")] = "6"
+    export.loc[1, header_of(codebook, "city")] = "北京"
+    export.loc[2, header_of(codebook, "S2a")] = "x"
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(export, tmp_path / "a.csv"), codebook)
+    assert {p.rule for p in info.value.problems} == {"out_of_range", "unknown_city", "non_numeric"}
+    text = str(info.value)
+    assert "3 problem(s)" in text and "a.csv, row 3, column '城市': [unknown_city]" in text and "(value '北京')" in text
+
+
+def test_lenient_keeps_good_rows_and_rejects_bad_ones_with_reasons(tmp_path, codebook, export):
+    export.loc[0, header_of(codebook, "S1a")] = "6"
+    export.loc[0, header_of(codebook, "S1b")] = "0"
+    export.loc[7, header_of(codebook, "city")] = "北京"
+    survey = load(write_csv(export, tmp_path / "a.csv"), codebook, strict=False)
+    assert (survey.rows_in, survey.rows_kept, survey.rows_rejected) == (40, 38, 2)
+    rej = survey.rejects.set_index("source_row")
+    assert "[out_of_range]" in rej.loc[2, "reasons"] and "Q02 商品质量" in rej.loc[2, "reasons"]
+    assert rej.loc[2, "Q01 商品种类丰富程度"] == "6"       # the raw row is kept as it was
+    assert "[unknown_city]" in rej.loc[9, "reasons"]
+
+
+def test_lenient_file_level_problem_rejects_whole_file(tmp_path, codebook, export):
+    good = write_csv(export, tmp_path / "raw" / "good.csv")
+    bad = write_csv(export.drop(columns=[header_of(codebook, "R5a")]).assign(**{header_of(codebook, "respondent_id"): lambda d: d[header_of(codebook, "respondent_id")] + "b"}),
+                    tmp_path / "raw" / "bad.csv")
+    survey = load([good, bad], codebook, strict=False)
+    assert (survey.rows_in, survey.rows_kept, survey.rows_rejected) == (80, 40, 40)
+    assert survey.rejects["reasons"].str.contains("missing_column").all()
+
+
+corruptions = st.lists(
+    st.tuples(st.integers(0, 39), st.sampled_from(["S1a", "E1b", "R3a", "city", "sex", "respondent_id"]),
+              st.sampled_from(["", "0", "6", "11", "99", "abc", "广州", "2", "9", "450100"])),
+    max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(corruptions)
+def test_rows_in_equals_kept_plus_rejected(tmp_path_factory, codebook, export, edits):
+    df = export.copy()
+    for row, code, value in edits:
+        df.loc[row, header_of(codebook, code)] = value
+    path = write_csv(df, tmp_path_factory.mktemp("h") / "a.csv")
+    survey = load(path, codebook, strict=False)
+    assert survey.rows_in == survey.rows_kept + survey.rows_rejected == len(df)
+    assert sum(s["rows_kept"] for s in survey.sources) == survey.rows_kept
+    # every kept answer is on its scale or missing
+    for code in codebook.item_codes:
+        scale = codebook.items[code].scale
+        values = survey.data[code].dropna()
+        assert values.between(scale.min, scale.max).all()
+    if survey.rows_rejected == 0:
+        assert not [p for p in survey.problems if p.row is not None]
+
+
+# ---- writing: manifest, atomicity, command line ----------------------------------------------------
+
+
+def make_raw_year(tmp_path, export, year=2024):
+    raw = tmp_path / "raw"
+    write_csv(export, raw / str(year) / "a.csv")
+    return raw
+
+
+def test_ingest_writes_parquet_and_manifest(tmp_path, codebook, export):
+    raw = make_raw_year(tmp_path, export)
+    survey, out = sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rows"] == {"in": 40, "kept": 40, "rejected": 0}
+    assert manifest["codebook"]["sha256"] == codebook.sha256
+    assert manifest["inputs"][0]["file"] == "2024/a.csv"
+    import hashlib
+    assert manifest["inputs"][0]["sha256"] == hashlib.sha256((raw / "2024" / "a.csv").read_bytes()).hexdigest()
+    assert manifest["package_version"] == sat.__version__
+    back = sio.read_processed(out, codebook)
+    pd.testing.assert_frame_equal(back.data, survey.data)
+    assert not list(tmp_path.joinpath("processed").glob(".*tmp*"))
+
+
+def test_same_inputs_same_bytes(tmp_path, codebook, export):
+    raw = make_raw_year(tmp_path, export)
+    _, a = sio.ingest(2024, raw_root=raw, out_root=tmp_path / "p1", codebook=codebook)
+    _, b = sio.ingest(2024, raw_root=raw, out_root=tmp_path / "p2", codebook=codebook)
+    for name in ("respondents.parquet", "dont_know.parquet", "manifest.json", "rejects.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_failed_ingest_leaves_previous_output_untouched(tmp_path, codebook, export):
+    raw = make_raw_year(tmp_path, export)
+    _, out = sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = export.copy()
+    bad.loc[0, header_of(codebook, "S1a")] = "42"
+    write_csv(bad, raw / "2024" / "a.csv")
+    with pytest.raises(sat.ValidationError):
+        sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_crash_while_writing_leaves_previous_output_untouched(tmp_path, codebook, export, monkeypatch):
+    raw = make_raw_year(tmp_path, export)
+    _, out = sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    calls = {"n": 0}
+    real = sio.Path.write_bytes
+
+    def flaky(self, data):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real(self, data)
+
+    monkeypatch.setattr(sio.Path, "write_bytes", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in (tmp_path / "processed").iterdir()] == ["2024"]
+
+
+def test_atomic_write_bytes_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "t.txt"
+    sio.atomic_write_bytes(target, b"old")
+
+    def boom(*a, **k):
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(sio.os, "replace", boom)
+    with pytest.raises(OSError):
+        sio.atomic_write_bytes(target, b"new")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["t.txt"]
+
+
+def test_cli_ingest_bad_input_exit_code_and_message(tmp_path, codebook, export, capsys):
+    raw = make_raw_year(tmp_path, export)
+    bad = export.copy()
+    bad.loc[4, header_of(codebook, "R1a")] = "8"
+    write_csv(bad, raw / "2024" / "a.csv")
+    code = cli_main(["ingest", "--year", "2024", "--raw-dir", str(raw), "--out-dir", str(tmp_path / "p"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "2024/a.csv, row 6, column 'Q19 投诉渠道畅通': [out_of_range]" in err and "(value '8')" in err
+    assert not (tmp_path / "p" / "2024").exists()
+
+
+def test_cli_ingest_lenient_writes_rejects(tmp_path, codebook, export, capsys):
+    raw = make_raw_year(tmp_path, export)
+    bad = export.copy()
+    bad.loc[4, header_of(codebook, "R1a")] = "8"
+    write_csv(bad, raw / "2024" / "a.csv")
+    code = cli_main(["ingest", "--year", "2024", "--raw-dir", str(raw), "--out-dir", str(tmp_path / "p"), "--quiet", "--lenient"])
+    assert code == 0
+    assert "40 rows in, 39 kept, 1 rejected" in capsys.readouterr().out
+    rejects = pd.read_csv(tmp_path / "p" / "2024" / "rejects.csv", encoding="utf-8-sig", dtype=str)
+    assert rejects["source_row"].tolist() == ["6"] and "out_of_range" in rejects.loc[0, "reasons"]
+
+
+def test_cli_help_teaches(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli_main(["ingest", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--lenient" in out and "rows in = rows kept + rows rejected" in out

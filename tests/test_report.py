@@ -1,0 +1,127 @@
+"""The annual report: papermill run, HTML without code, embedded figures, Chinese that renders."""
+from __future__ import annotations
+
+
+import nbformat
+import pandas as pd
+import pytest
+
+from satisfaction import io as sio
+from satisfaction import plotting
+from satisfaction.cli import main as cli_main
+from satisfaction.kernel import KERNEL_NAME, ensure_kernel, kernel_installed
+from satisfaction.labels import TEXT
+from satisfaction.report import AnnualReport, embedded_images, run_report
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory, codebook):
+    out = tmp_path_factory.mktemp("processed")
+    sio.ingest(2024, raw_root=ROOT / "data" / "raw", out_root=out, codebook=codebook)
+    return out
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, processed):
+    out = tmp_path_factory.mktemp("reports")
+    folder = run_report(2024, processed_root=processed, output_root=out, progress=False)
+    return folder
+
+
+def test_report_folder_contents(published):
+    assert published.name == "guangxi" and published.parent.name == "2024"
+    names = {p.relative_to(published).as_posix() for p in published.rglob("*") if p.is_file()}
+    assert {"report.html", "annual_report.ipynb", "tables.xlsx", "scores.csv", "sample.csv", "indicators.csv",
+            "figures/index_by_city.png", "figures/dimensions_by_city.png"} <= names
+    assert not [p for p in published.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_html_has_no_code_and_embeds_images(published):
+    html = (published / "report.html").read_text(encoding="utf-8")
+    assert "AnnualReport(" not in html and "import " not in html and "report.save_outputs" not in html
+    assert "<script" not in html                       # nothing fetched from the network
+    assert '<html lang="zh-CN">' in html
+    images = embedded_images(html)
+    assert len(images) >= 2 and all(img.startswith(b"\x89PNG") for img in images)
+    assert "<img src=\"http" not in html and "figures/" not in html
+    for text in ("2024年广西壮族自治区消费者满意度测评报告", "样本概况", "消费者满意度指数", "消费供给", "消费环境", "消费维权", "贺州", "南宁"):
+        assert text in html, text
+
+
+def test_html_ranks_cities(published, codebook):
+    scores = pd.read_csv(published / "scores.csv", encoding="utf-8-sig")
+    assert scores["排名"].tolist() == sorted(scores["排名"].tolist())
+    assert len(scores) == 14 and scores["消费者满意度指数"].is_monotonic_decreasing
+    sample = pd.read_csv(published / "sample.csv", encoding="utf-8-sig")
+    assert (sample["样本量"] >= 538).all() and set(sample["是否达标"]) == {"是"}
+
+
+def test_executed_notebook_beside_the_report(published):
+    nb = nbformat.read(str(published / "annual_report.ipynb"), as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == KERNEL_NAME
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert nb.metadata["papermill"]["input_path"] == "notebooks/annual_report.ipynb"
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "year = 2024" in injected[0].source
+
+
+def test_failed_run_leaves_previous_report_untouched(published, processed, tmp_path):
+    before = {p.relative_to(published): p.read_bytes() for p in published.rglob("*") if p.is_file()}
+    nb = nbformat.read(str(ROOT / "notebooks" / "annual_report.ipynb"), as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("raise RuntimeError('broken analysis')"))
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, str(broken))
+    with pytest.raises(Exception, match="broken analysis"):
+        run_report(2024, processed_root=processed, output_root=published.parent.parent, notebook=broken, progress=False)
+    after = {p.relative_to(published): p.read_bytes() for p in published.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in published.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_every_label_has_glyphs_in_the_font(codebook):
+    family = plotting.use_cjk_font()
+    texts = [n.zh for n in codebook.nodes()] + [c.zh for c in codebook.cities.values()] + [i.zh for i in codebook.items.values()]
+    texts += list(TEXT["zh"].values()) + [codebook.region["zh"], codebook.title["zh"]]
+    assert plotting.missing_glyphs("".join(texts), family) == set()
+
+
+def test_figures_render_without_missing_glyphs(processed, codebook):
+    for lang in ("zh", "en"):
+        report = AnnualReport(2024, processed_dir=processed, codebook=codebook, lang=lang)
+        for png in report.figures().values():
+            assert png.startswith(b"\x89PNG")
+
+
+def test_missing_glyph_is_an_error():
+    plotting.use_cjk_font()
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.subplots().set_title("\U0001F600 \u0F00")  # an emoji and a Tibetan syllable: not in Noto CJK
+    with pytest.raises(RuntimeError, match="cannot draw"):
+        plotting.figure_png(fig)
+
+
+def test_english_report_tables(processed, codebook):
+    report = AnnualReport(2024, processed_dir=processed, codebook=codebook, lang="en")
+    table = report.scores_table()
+    assert list(table.columns[:4]) == ["Rank", "City", "Interviews", "Consumer satisfaction index"]
+    assert "Hezhou" in set(table["City"])
+    assert report.title == "Consumer satisfaction evaluation 2024: Guangxi Zhuang Autonomous Region"
+
+
+def test_unknown_region_is_refused(processed, codebook):
+    with pytest.raises(ValueError, match="not the codebook's region"):
+        AnnualReport(2024, processed_dir=processed, codebook=codebook, region="guangdong")
+
+
+def test_cli_report_without_processed_data(tmp_path, capsys):
+    code = cli_main(["report", "--year", "2031", "--processed-dir", str(tmp_path), "--out-dir", str(tmp_path / "r"), "--quiet"])
+    assert code == 2
+    assert "run `satisfaction ingest --year 2031` first" in capsys.readouterr().err
+
+
+def test_kernel_is_registered_in_this_environment():
+    assert ensure_kernel() == KERNEL_NAME
+    assert kernel_installed()
