@@ -24,7 +24,8 @@ INGEST_HELP = """\
 Read every export in RAW_DIR/YEAR/ (CSV in UTF-8 or GBK, XLSX, SPSS .sav), map the headers to the
 codebook's item codes, check every value and write OUT_DIR/YEAR/:
 
-  respondents.parquet   one row per respondent (items 0-based on their scale, NaN = missing)
+  respondents.parquet   one row per respondent (answers on their scale, NaN = missing,
+                        reverse-coded items mirrored)
   dont_know.parquet     which answers were "don't know"
   rejects.csv           rejected rows with their reasons (lenient mode)
   problems.csv          every problem found

@@ -32,6 +32,16 @@ def normalize_header(text: Any) -> str:
     return re.sub(r"\s+", "", text).casefold()
 
 
+class _Labelled:
+    """Chinese (``zh``) and English (``en``) labels; ``label(lang)`` picks one."""
+
+    zh: str
+    en: str
+
+    def label(self, lang: str = "zh") -> str:
+        return self.en if lang == "en" else self.zh
+
+
 @dataclass(frozen=True)
 class Scale:
     code: str
@@ -44,7 +54,7 @@ class Scale:
 
 
 @dataclass(frozen=True)
-class Item:
+class Item(_Labelled):
     code: str
     zh: str
     en: str
@@ -53,12 +63,9 @@ class Item:
     reverse: bool = False
     auxiliary: bool = False
 
-    def label(self, lang: str = "zh") -> str:
-        return self.en if lang == "en" else self.zh
-
 
 @dataclass(frozen=True)
-class Node:
+class Node(_Labelled):
     """A node of the indicator tree: the index, a first-level or a second-level indicator.
 
     ``weights`` maps each child code (a node code, or an item code for second-level indicators) to
@@ -76,34 +83,25 @@ class Node:
     def is_leaf_indicator(self) -> bool:
         return not self.children
 
-    def label(self, lang: str = "zh") -> str:
-        return self.en if lang == "en" else self.zh
-
 
 @dataclass(frozen=True)
-class Demographic:
+class Demographic(_Labelled):
     code: str
     zh: str
     en: str
     headers: tuple[str, ...]
     categories: dict[int, dict[str, str]]
 
-    def label(self, lang: str = "zh") -> str:
-        return self.en if lang == "en" else self.zh
-
     def category_label(self, value: int, lang: str = "zh") -> str:
         return self.categories[int(value)]["en" if lang == "en" else "zh"]
 
 
 @dataclass(frozen=True)
-class City:
+class City(_Labelled):
     code: str
     zh: str
     en: str
     aliases: tuple[str, ...] = ()
-
-    def label(self, lang: str = "zh") -> str:
-        return self.en if lang == "en" else self.zh
 
 
 @dataclass(frozen=True)
