@@ -1,0 +1,402 @@
+"""Survey weights: raking, post-stratification, linear calibration and trimming.
+
+Raking (iterative proportional fitting, Deming & Stephan 1940) adjusts the weights so that the
+weighted sample reproduces every population margin, within each group (city) separately::
+
+    repeat over margins v:   w_i ← w_i · T_v[c_v(i)] / Σ_{j: c_v(j) = c_v(i)} w_j
+
+until the largest relative margin error is below ``tol``. It gives the same weights as R's
+``survey::rake`` run to convergence, and as ``calibrate(calfun="raking")``.
+
+Linear calibration (GREG, Deville & Särndal 1992): ``w_i = d_i (1 + x_iᵀ λ)`` with λ solving
+``Σ d_i (1 + x_iᵀ λ) x_i = T``, as ``calibrate(calfun="linear")``.
+
+Margins are given as a tidy table with columns ``variable``, ``category`` and ``target`` (plus the
+``by`` column when raking within groups), or as a dict ``{variable: {category: target}}``. Targets
+are population counts, or shares (a variable whose targets sum to 1), which are scaled to the
+group's initial weight total. Impossible margins raise :class:`WeightingError` naming the group,
+variable, category and value: a category with a target but no respondents, respondents in a
+category with no target, negative or missing targets, margins whose totals disagree, or no
+convergence within ``max_iter``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from .design import Calibration, Replicates, SurveyDesign
+
+
+class WeightingError(ValueError):
+    """Margins or weights that cannot be used; the message names group, variable, category, value."""
+
+
+TOTAL_TOLERANCE = 1e-3  # relative disagreement allowed between the totals of a group's margins
+
+
+@dataclass
+class _Margin:
+    variable: str
+    cells: np.ndarray     # cell index of each respondent (group × category)
+    targets: np.ndarray   # target per cell
+    labels: list          # (group, category) per cell
+
+
+def _tidy_margins(margins, by: str | None) -> pd.DataFrame:
+    if isinstance(margins, pd.DataFrame):
+        df = margins.copy()
+        if "target" not in df.columns:
+            for alt in ("count", "share", "Freq"):
+                if alt in df.columns:
+                    df = df.rename(columns={alt: "target"})
+                    break
+        needed = ["variable", "category", "target"] + ([by] if by else [])
+        missing = [c for c in needed if c not in df.columns]
+        if missing:
+            raise WeightingError(f"margins table lacks column(s) {missing}; expected {needed}")
+        return df[needed]
+    rows = []
+    if by:
+        for group, per_var in margins.items():
+            for var, targets in per_var.items():
+                rows += [(group, var, cat, t) for cat, t in dict(targets).items()]
+        return pd.DataFrame(rows, columns=[by, "variable", "category", "target"])
+    for var, targets in margins.items():
+        rows += [(var, cat, t) for cat, t in dict(targets).items()]
+    return pd.DataFrame(rows, columns=["variable", "category", "target"])
+
+
+def _prepare(df: pd.DataFrame, margins, weights: np.ndarray, by: str | None,
+             total_tol: float = TOTAL_TOLERANCE) -> tuple[np.ndarray, list, list[_Margin]]:
+    """Validate margins against the sample; returns group codes, group labels and the margins."""
+    tidy = _tidy_margins(margins, by)
+    n = len(df)
+    if by:
+        if by not in df.columns:
+            raise WeightingError(f"no column {by!r} in the data to rake within")
+        groups, group_labels = pd.factorize(df[by], sort=True)
+        group_labels = list(group_labels)
+    else:
+        groups, group_labels = np.zeros(n, dtype=np.int64), [None]
+    problems: list[str] = []
+    where = (lambda g: f"{by}={g!r}, " if by else "")
+
+    target = pd.to_numeric(tidy["target"], errors="coerce")
+    for i in np.flatnonzero(target.isna() | (target < 0)):
+        row = tidy.iloc[i]
+        problems.append(f"{where(row[by]) if by else ''}variable {row['variable']!r}, category {row['category']!r}: "
+                        f"target must be a non-negative number, got {tidy['target'].iloc[i]!r}")
+    if problems:
+        raise WeightingError("invalid margins:\n  " + "\n  ".join(problems))
+    tidy = tidy.assign(target=target.astype(float))
+    if by:
+        missing_groups = sorted(set(map(str, group_labels)) - set(map(str, tidy[by].unique())))
+        if missing_groups:
+            raise WeightingError(f"no margins for {by} {', '.join(missing_groups)}")
+
+    variables = list(dict.fromkeys(tidy["variable"]))
+    group_key = [str(g) for g in group_labels]
+    base_total = np.bincount(groups, weights=weights, minlength=len(group_labels))
+    out: list[_Margin] = []
+    totals = np.zeros((len(variables), len(group_labels)))
+    for k, var in enumerate(variables):
+        if var not in df.columns:
+            raise WeightingError(f"margin variable {var!r} is not a column of the data")
+        values = df[var]
+        if values.isna().any():
+            rows = np.flatnonzero(values.isna().to_numpy())[:5].tolist()
+            raise WeightingError(f"margin variable {var!r} is missing for {int(values.isna().sum())} respondent(s) "
+                                 f"(rows {rows}…); impute or drop them before weighting")
+        sub = tidy[tidy["variable"] == var]
+        sample_key = pd.Series(values.astype(str).to_numpy())
+        cats = sorted(set(sample_key) | set(sub["category"].astype(str)))
+        cat_code = {c: j for j, c in enumerate(cats)}
+        cells = groups * len(cats) + sample_key.map(cat_code).to_numpy()
+        targets = np.full(len(group_labels) * len(cats), np.nan)
+        sub_groups = [group_key.index(str(g)) if str(g) in group_key else -1 for g in (sub[by] if by else [None] * len(sub))]
+        for gi, cat, t in zip(sub_groups, sub["category"].astype(str), sub["target"]):
+            if gi >= 0:
+                targets[gi * len(cats) + cat_code[cat]] = t
+        counts = np.bincount(cells, minlength=len(targets))
+        labels = [(group_labels[c // len(cats)], cats[c % len(cats)]) for c in range(len(targets))]
+        for c in np.flatnonzero((counts > 0) & np.isnan(targets)):
+            g, cat = labels[c]
+            problems.append(f"{where(g)}variable {var!r}: {counts[c]} respondent(s) in category {cat!r}, which has no target")
+        for c in np.flatnonzero((counts == 0) & (np.nan_to_num(targets) > 0)):
+            g, cat = labels[c]
+            problems.append(f"{where(g)}variable {var!r}: category {cat!r} has target {targets[c]:g} but no respondents")
+        targets = np.nan_to_num(targets)
+        per_group = targets.reshape(len(group_labels), len(cats))
+        sums = per_group.sum(axis=1)
+        is_share = np.isclose(sums, 1.0, atol=1e-6)
+        per_group[is_share] *= base_total[is_share, None]  # shares → the group's weight total
+        totals[k] = per_group.sum(axis=1)
+        out.append(_Margin(var, cells, per_group.ravel(), labels))
+    if problems:
+        raise WeightingError("impossible margins:\n  " + "\n  ".join(problems))
+    # The totals of a group's margins must agree; small disagreements (rounded census tables) are
+    # reconciled by scaling every margin to their mean.
+    mean_total = totals.mean(axis=0)
+    spread = np.abs(totals - mean_total).max(axis=0) / np.where(mean_total > 0, mean_total, 1)
+    for g in np.flatnonzero(spread > total_tol):
+        listed = ", ".join(f"{v}={t:g}" for v, t in zip(variables, totals[:, g]))
+        problems.append(f"{where(group_labels[g])}margin totals disagree by {spread[g]:.2%} ({listed})")
+    if problems:
+        raise WeightingError("impossible margins:\n  " + "\n  ".join(problems))
+    for k, m in enumerate(out):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(totals[k] > 0, mean_total / totals[k], 1.0)
+        m.targets = m.targets * np.repeat(scale, len(m.targets) // len(group_labels))
+    return groups, group_labels, out
+
+
+def trim_weights(weights, lower: float = -np.inf, upper: float = np.inf, *, strict: bool = True,
+                 groups: np.ndarray | None = None, max_iter: int = 1000) -> np.ndarray:
+    """Trim weights to ``[lower, upper]`` and hand the trimmed amount to the untrimmed units.
+
+    As R's ``trimWeights``: weights outside the bounds are set to the bound and the total trimmed
+    is added equally to the weights that were inside; with ``strict=True`` this repeats until every
+    weight is within bounds. The total weight (per group, when ``groups`` is given) is preserved.
+    Bounds may be scalars or one value per unit.
+    """
+    w = np.asarray(weights, dtype=float).copy()
+    groups = np.zeros(len(w), dtype=np.int64) if groups is None else np.asarray(groups)
+    lower = np.broadcast_to(np.asarray(lower, float), w.shape)
+    upper = np.broadcast_to(np.asarray(upper, float), w.shape)
+    if (lower > upper).any():
+        raise WeightingError("trimming bounds: lower bound above upper bound")
+    for _ in range(max_iter):
+        outside = (w < lower) | (w > upper)
+        if not outside.any():
+            return w
+        clipped = np.clip(w, lower, upper)
+        trimmed = np.bincount(groups, weights=w - clipped, minlength=groups.max() + 1)
+        inside = np.bincount(groups, weights=(~outside).astype(float), minlength=groups.max() + 1)
+        if (inside[np.unique(groups[outside])] == 0).any():
+            raise WeightingError("trimming bounds cannot be met: every weight of a group is outside them")
+        w = clipped + np.where(~outside, trimmed[groups] / np.maximum(inside[groups], 1), 0.0)
+        if not strict:
+            return w
+    raise WeightingError(f"trimming did not settle within {max_iter} rounds; the bounds are too tight for the total")
+
+
+def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_bounds=None,
+         groups=None) -> tuple[np.ndarray, int, np.ndarray]:
+    """Iterative proportional fitting of a weight vector (n) or matrix (n × B)."""
+    matrix = w.ndim == 2
+    err_per_cell = None
+    for iteration in range(1, max_iter + 1):
+        for m in margins:
+            if matrix:
+                sums = np.zeros((len(m.targets), w.shape[1]))
+                np.add.at(sums, m.cells, w)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    factor = np.where(sums > 0, m.targets[:, None] / sums, 1.0)
+                w = w * factor[m.cells]
+            else:
+                sums = np.bincount(m.cells, weights=w, minlength=len(m.targets))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    factor = np.where(sums > 0, m.targets / sums, 1.0)
+                w = w * factor[m.cells]
+        if trim_bounds is not None:
+            lo, hi = trim_bounds(w)
+            w = trim_weights(w, lo, hi, groups=groups)
+        err_per_cell = _margin_errors(w, margins)
+        if np.nanmax(err_per_cell) < tol:
+            return w, iteration, err_per_cell
+    return w, max_iter, err_per_cell
+
+
+def _margin_errors(w: np.ndarray, margins: list[_Margin]) -> np.ndarray:
+    """Largest relative error |Σw − T| / T over all cells (per replicate column for a matrix)."""
+    errs = []
+    for m in margins:
+        if w.ndim == 2:
+            sums = np.zeros((len(m.targets), w.shape[1]))
+            np.add.at(sums, m.cells, w)
+            t = m.targets[:, None]
+        else:
+            sums = np.bincount(m.cells, weights=w, minlength=len(m.targets))
+            t = m.targets
+        with np.errstate(invalid="ignore", divide="ignore"):
+            errs.append(np.nanmax(np.where(t > 0, np.abs(sums - t) / t, np.abs(sums)), axis=0))
+    return np.max(np.array(errs), axis=0)
+
+
+def weight_diagnostics(weights: np.ndarray, groups: np.ndarray, group_labels: list, by: str | None) -> pd.DataFrame:
+    """Per group: n, total weight, min/max weight, Kish design effect ``n Σw²/(Σw)²``, effective
+    sample size ``n / deff`` and weighting efficiency ``1 / deff``."""
+    k = len(group_labels)
+    n = np.bincount(groups, minlength=k).astype(float)
+    s1 = np.bincount(groups, weights=weights, minlength=k)
+    s2 = np.bincount(groups, weights=weights ** 2, minlength=k)
+    deff = n * s2 / s1 ** 2
+    frame = pd.DataFrame({
+        "n": n.astype(int), "sum_weights": s1,
+        "min_weight": pd.Series(weights).groupby(groups).min().reindex(range(k)).to_numpy(),
+        "max_weight": pd.Series(weights).groupby(groups).max().reindex(range(k)).to_numpy(),
+        "kish_deff": deff, "effective_n": n / deff, "efficiency": 1 / deff,
+    })
+    frame.insert(0, by or "group", group_labels if by else ["(all)"])
+    return frame
+
+
+def rake(df: pd.DataFrame, margins, *, weight=None, by: str | None = None, trim: tuple[float, float] | None = None,
+         max_iter: int = 1000, tol: float = 1e-10, return_diagnostics: bool = False):
+    """Rake weights to population margins (within each ``by`` group).
+
+    Parameters
+    ----------
+    df : DataFrame with the margin variables (and ``by``)
+    margins : tidy DataFrame (``[by,] variable, category, target``) or ``{variable: {category: target}}``
+    weight : column name or array of initial weights (default 1)
+    by : rake within each group of this column (e.g. ``"city"``)
+    trim : ``(lower, upper)`` bounds as multiples of the group's mean weight; raking and trimming
+        alternate until both the margins and the bounds hold
+    max_iter, tol : iteration limit and tolerance on the largest relative margin error
+
+    Returns
+    -------
+    Series of weights aligned with ``df``; with ``return_diagnostics=True``, also a DataFrame per
+    group (iterations, converged, max_margin_error, Kish deff, effective n, efficiency …).
+    """
+    base = _initial_weights(df, weight)
+    groups, labels, margins_ = _prepare(df, margins, base, by)
+    trim_bounds = None
+    if trim is not None:
+        lo, hi = trim
+        if not 0 <= lo < 1 < hi:
+            raise WeightingError(f"trim bounds must satisfy 0 <= lower < 1 < upper, got {trim}")
+        count = np.bincount(groups).astype(float)
+
+        def trim_bounds(w):
+            mean = (np.bincount(groups, weights=w) / count)[groups]
+            return lo * mean, hi * mean
+
+    w, iterations, _ = _ipf(base, margins_, max_iter, tol, trim_bounds, groups)
+    diag = weight_diagnostics(w, groups, labels, by)
+    per_group_error = np.zeros(len(labels))
+    for m in margins_:
+        sums = np.bincount(m.cells, weights=w, minlength=len(m.targets))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(m.targets > 0, np.abs(sums - m.targets) / m.targets, 0.0)
+        per_group_error = np.maximum(per_group_error, rel.reshape(len(labels), -1).max(axis=1))
+    diag.insert(1, "iterations", iterations)
+    diag.insert(2, "max_margin_error", per_group_error)
+    diag.insert(2, "converged", per_group_error < tol)
+    if not diag["converged"].all():
+        worst = diag.loc[diag["max_margin_error"].idxmax()]
+        raise WeightingError(
+            f"raking did not converge within {max_iter} iterations: largest relative margin error "
+            f"{worst['max_margin_error']:.3g}" + (f" ({by}={worst[by]!r})" if by else "")
+            + ("; the trimming bounds may be incompatible with the margins" if trim else ""))
+    out = pd.Series(w, index=df.index, name="weight")
+    return (out, diag) if return_diagnostics else out
+
+
+def _initial_weights(df: pd.DataFrame, weight) -> np.ndarray:
+    if weight is None:
+        return np.ones(len(df))
+    w = df[weight].to_numpy(dtype=float) if isinstance(weight, str) else np.asarray(weight, dtype=float)
+    if len(w) != len(df) or not np.isfinite(w).all() or (w <= 0).any():
+        raise WeightingError("initial weights must be positive and finite, one per row")
+    return w
+
+
+def poststratify(df: pd.DataFrame, cells: str, targets, *, weight=None, by: str | None = None) -> pd.Series:
+    """Post-stratify: scale weights in each cell to its population count (one-margin raking)."""
+    margins = _tidy_margins({cells: targets}, None) if not isinstance(targets, pd.DataFrame) else targets
+    return rake(df, margins, weight=weight, by=by, max_iter=2)
+
+
+# ---- design-level weighting ---------------------------------------------------------------------
+
+
+def rake_design(design: SurveyDesign, margins, *, by: str | None = None, trim=None, max_iter: int = 1000,
+                tol: float = 1e-10, replicates: bool = True) -> SurveyDesign:
+    """Rake a design's weights (and, if it has them, every replicate's) to the margins.
+
+    The linearised variance then accounts for the raking as R's ``rake`` does.
+    """
+    weights, diagnostics = rake(design.data, margins, weight=design.weights, by=by, trim=trim, max_iter=max_iter,
+                                tol=tol, return_diagnostics=True)
+    _, _, prepared = _prepare(design.data, margins, design.weights, by)
+    cal = Calibration("raking", weights.to_numpy(), margins=tuple(m.cells for m in prepared), old_weights=design.weights)
+    new = replace(design.with_weights(weights.to_numpy(), cal), weight_diagnostics=diagnostics)
+    if replicates and design.replicates is not None:
+        new = rake_replicates(new, margins, by=by, max_iter=max_iter, tol=tol)
+    return new
+
+
+def rake_replicates(design: SurveyDesign, margins, *, by: str | None = None, max_iter: int = 1000,
+                    tol: float = 1e-10) -> SurveyDesign:
+    """Re-rake every replicate's weights to the margins (all replicates at once, as a matrix), so
+    that replicate variances carry the weighting's own uncertainty (R: ``rake`` on an
+    ``svyrep.design``)."""
+    rep = design.require_replicates()
+    _, _, prepared = _prepare(design.data, margins, design.weights, by)
+    w, _, err = _ipf(rep.weights, prepared, max_iter, tol)
+    if np.nanmax(err) >= tol:
+        raise WeightingError(f"re-raking the replicates did not converge within {max_iter} iterations "
+                             f"(largest relative margin error {np.nanmax(err):.3g})")
+    return design.with_weights(design.weights, replicates=Replicates(w, rep.kind, rep.scale, rep.rscales, rep.mse))
+
+
+def poststratify_design(design: SurveyDesign, variable: str, targets, *, by: str | None = None) -> SurveyDesign:
+    """Post-stratify a design on one variable (within ``by`` groups), as R's ``postStratify``;
+    ``targets`` is a tidy table (``[by,] category, target``) or ``{category: target}``."""
+    if isinstance(targets, pd.DataFrame):
+        margins = targets.assign(variable=variable)
+    else:
+        margins = {variable: targets}
+    _, _, prepared = _prepare(design.data, margins, design.weights, by)
+    (m,) = prepared
+    sums = np.bincount(m.cells, weights=design.weights, minlength=len(m.targets))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(sums > 0, m.targets / sums, 1.0)
+    w = design.weights * factor[m.cells]
+    return design.with_weights(w, Calibration("poststratify", w, margins=(m.cells,), old_weights=design.weights))
+
+
+def margin_model_matrix(df: pd.DataFrame, margins, by: str | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """Dummy matrix of the margin cells (n × cells) and the vector of their targets."""
+    _, _, prepared = _prepare(df, margins, np.ones(len(df)), by)
+    blocks, targets, labels = [], [], []
+    for m in prepared:
+        used = np.flatnonzero(np.bincount(m.cells, minlength=len(m.targets)) > 0)
+        x = (m.cells[:, None] == used[None, :]).astype(float)
+        blocks.append(x)
+        targets.append(m.targets[used])
+        labels += [(m.variable, *m.labels[c]) for c in used]
+    return np.hstack(blocks), np.concatenate(targets), labels
+
+
+def calibrate_design(design: SurveyDesign, margins, *, by: str | None = None, method: str = "linear",
+                     max_iter: int = 100, tol: float = 1e-10) -> SurveyDesign:
+    """Calibrate a design's weights to margin totals, as R's ``calibrate``.
+
+    ``method="linear"``: GREG weights ``d (1 + xᵀλ)`` (may be negative in extreme cases);
+    ``method="raking"``: ``d · exp(xᵀλ)``, the raking solution (computed by IPF). The linearised
+    variance uses the residuals of the weighted regression on the calibration variables.
+    Margins given as shares are scaled to the initial weight total of their group.
+    """
+    x, totals, _ = margin_model_matrix(design.data, margins, by)
+    # shares → counts, as in _prepare, needs the design's own weights
+    _, _, prepared = _prepare(design.data, margins, design.weights, by)
+    totals = np.concatenate([m.targets[np.flatnonzero(np.bincount(m.cells, minlength=len(m.targets)) > 0)] for m in prepared])
+    d = design.weights
+    if method == "linear":
+        xtwx = x.T @ (x * d[:, None])
+        lam = np.linalg.lstsq(xtwx, totals - x.T @ d, rcond=None)[0]
+        g = 1 + x @ lam
+    elif method == "raking":
+        # The multiplicative calibration d·exp(xᵀλ) on margin dummies has the raking solution:
+        # iterative proportional fitting reaches it without Newton's overflow-prone first steps.
+        g = rake(design.data, margins, weight=d, by=by, max_iter=max_iter * 10, tol=tol).to_numpy() / d
+    else:
+        raise ValueError(f"method must be 'linear' or 'raking', got {method!r}")
+    w = d * g
+    cal = Calibration("linear", w, model=x, old_weights=d)
+    return design.with_weights(w, cal)
