@@ -154,32 +154,41 @@ def _prepare(df: pd.DataFrame, margins, weights: np.ndarray, by: str | None,
 
 def trim_weights(weights, lower: float = -np.inf, upper: float = np.inf, *, strict: bool = True,
                  groups: np.ndarray | None = None, max_iter: int = 1000) -> np.ndarray:
-    """Trim weights to ``[lower, upper]`` and hand the trimmed amount to the untrimmed units.
+    """Trim weights to ``[lower, upper]`` and hand the trimmed amount to the other units.
 
     As R's ``trimWeights``: weights outside the bounds are set to the bound and the total trimmed
     is added equally to the weights that were inside; with ``strict=True`` this repeats until every
-    weight is within bounds. The total weight (per group, when ``groups`` is given) is preserved.
-    Bounds may be scalars or one value per unit.
+    weight is within bounds. Where no weight of a group is inside the bounds (R would fail), the
+    amount goes to the weights that can take it without crossing a bound. The total weight (per
+    group, when ``groups`` is given) is preserved; bounds may be scalars or one value per unit.
     """
     w = np.asarray(weights, dtype=float).copy()
     groups = np.zeros(len(w), dtype=np.int64) if groups is None else np.asarray(groups)
+    k = int(groups.max()) + 1 if len(groups) else 0
     lower = np.broadcast_to(np.asarray(lower, float), w.shape)
     upper = np.broadcast_to(np.asarray(upper, float), w.shape)
     if (lower > upper).any():
         raise WeightingError("trimming bounds: lower bound above upper bound")
+    totals = np.bincount(groups, weights=w, minlength=k)
+    if (np.bincount(groups, weights=lower, minlength=k) > totals * (1 + 1e-12)).any() or \
+            (np.bincount(groups, weights=upper, minlength=k) < totals * (1 - 1e-12)).any():
+        raise WeightingError("trimming bounds cannot be met: the total weight lies outside n·[lower, upper]")
     for _ in range(max_iter):
         outside = (w < lower) | (w > upper)
         if not outside.any():
             return w
         clipped = np.clip(w, lower, upper)
-        trimmed = np.bincount(groups, weights=w - clipped, minlength=groups.max() + 1)
-        inside = np.bincount(groups, weights=(~outside).astype(float), minlength=groups.max() + 1)
-        if (inside[np.unique(groups[outside])] == 0).any():
-            raise WeightingError("trimming bounds cannot be met: every weight of a group is outside them")
-        w = clipped + np.where(~outside, trimmed[groups] / np.maximum(inside[groups], 1), 0.0)
+        residual = np.bincount(groups, weights=w - clipped, minlength=k)
+        # units already at the bound the residual would push them over do not take a share
+        can_take = np.where(residual[groups] > 0, clipped < upper, clipped > lower)
+        receivers = ~outside & can_take
+        stuck = (np.bincount(groups, weights=receivers.astype(float), minlength=k) == 0) & (residual != 0)
+        receivers = np.where(stuck[groups], can_take, receivers)
+        count = np.bincount(groups, weights=receivers.astype(float), minlength=k)
+        w = clipped + np.where(receivers, residual[groups] / np.maximum(count[groups], 1), 0.0)
         if not strict:
             return w
-    raise WeightingError(f"trimming did not settle within {max_iter} rounds; the bounds are too tight for the total")
+    raise WeightingError(f"trimming did not settle within {max_iter} rounds")
 
 
 def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_bounds=None,
@@ -201,8 +210,9 @@ def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_
                     factor = np.where(sums > 0, m.targets / sums, 1.0)
                 w = w * factor[m.cells]
         if trim_bounds is not None:
+            # capped raking: clip, and let the next sweep restore the margins
             lo, hi = trim_bounds(w)
-            w = trim_weights(w, lo, hi, groups=groups)
+            w = np.clip(w, lo, hi)
         err_per_cell = _margin_errors(w, margins)
         if np.nanmax(err_per_cell) < tol:
             return w, iteration, err_per_cell
@@ -253,8 +263,8 @@ def rake(df: pd.DataFrame, margins, *, weight=None, by: str | None = None, trim:
     margins : tidy DataFrame (``[by,] variable, category, target``) or ``{variable: {category: target}}``
     weight : column name or array of initial weights (default 1)
     by : rake within each group of this column (e.g. ``"city"``)
-    trim : ``(lower, upper)`` bounds as multiples of the group's mean weight; raking and trimming
-        alternate until both the margins and the bounds hold
+    trim : ``(lower, upper)`` bounds as multiples of the group's mean weight; raking and clipping
+        to the bounds alternate until both the margins and the bounds hold (capped raking)
     max_iter, tol : iteration limit and tolerance on the largest relative margin error
 
     Returns

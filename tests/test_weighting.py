@@ -1,0 +1,217 @@
+"""Raking, trimming and estimation: impossible margins, invariants (hypothesis), missing values."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from satisfaction import estimate as est
+from satisfaction import weighting as wt
+from satisfaction.design import SurveyDesign, bootstrap_weights
+
+
+def small_sample(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "city": rng.choice(["A", "B"], n),
+        "sex": rng.choice(["m", "f"], n, p=[0.3, 0.7]),
+        "age": rng.choice(["young", "mid", "old"], n, p=[0.5, 0.3, 0.2]),
+        "y": rng.normal(70, 10, n),
+    })
+
+
+def margins_for(df, total=1000.0):
+    rows = []
+    for city in sorted(df.city.unique()):
+        rows += [(city, "sex", "m", total * 0.48), (city, "sex", "f", total * 0.52)]
+        rows += [(city, "age", "young", total * 0.3), (city, "age", "mid", total * 0.35), (city, "age", "old", total * 0.35)]
+    return pd.DataFrame(rows, columns=["city", "variable", "category", "target"])
+
+
+def margin_sums(df, w, var):
+    return pd.Series(w.to_numpy()).groupby([df.city.to_numpy(), df[var].to_numpy()]).sum()
+
+
+def test_rake_reproduces_margins_and_reports_diagnostics():
+    df = small_sample()
+    w, diag = wt.rake(df, margins_for(df), by="city", return_diagnostics=True)
+    assert np.allclose(margin_sums(df, w, "sex").loc[("A", "m")], 480)
+    assert np.allclose(margin_sums(df, w, "age").loc[("B", "old")], 350)
+    assert list(diag.city) == ["A", "B"] and diag.converged.all()
+    assert {"iterations", "max_margin_error", "kish_deff", "effective_n", "efficiency"} <= set(diag.columns)
+    assert ((diag.kish_deff >= 1) & np.isclose(diag.effective_n, diag.n / diag.kish_deff)).all()
+
+
+def test_shares_are_scaled_to_the_weight_total():
+    df = small_sample()
+    shares = margins_for(df, total=1.0)
+    w = wt.rake(df, shares, by="city")
+    assert np.isclose(w[df.city == "A"].sum(), (df.city == "A").sum())
+    counts = wt.rake(df, margins_for(df, total=500.0), by="city")
+    ratio = counts / w
+    assert np.allclose(ratio[df.city == "A"], ratio[df.city == "A"].iloc[0])
+
+
+def test_category_without_respondents():
+    df = small_sample()
+    m = margins_for(df)
+    m.loc[len(m)] = ["A", "age", "very old", 10.0]
+    with pytest.raises(wt.WeightingError, match="city='A', variable 'age': category 'very old' has target 10 but no respondents"):
+        wt.rake(df, m, by="city")
+
+
+def test_respondents_in_category_without_target():
+    df = small_sample()
+    m = margins_for(df)
+    m = m[~((m.city == "B") & (m.category == "mid"))]
+    with pytest.raises(wt.WeightingError, match=r"city='B', variable 'age': \d+ respondent\(s\) in category 'mid', which has no target"):
+        wt.rake(df, m, by="city")
+
+
+def test_totals_disagree():
+    df = small_sample()
+    m = margins_for(df)
+    m.loc[(m.city == "A") & (m.variable == "sex"), "target"] *= 1.5
+    with pytest.raises(wt.WeightingError, match="city='A', margin totals disagree by .*sex=1500, age=1000"):
+        wt.rake(df, m, by="city")
+
+
+def test_small_rounding_differences_are_reconciled():
+    df = small_sample()
+    m = margins_for(df)
+    m.loc[0, "target"] += 0.4  # a census table that does not add up by a rounding unit
+    w = wt.rake(df, m, by="city")
+    assert np.isclose(w[df.city == "A"].sum(), 1000.2)
+
+
+@pytest.mark.parametrize("bad", [-5.0, np.nan, "many"])
+def test_negative_or_missing_target(bad):
+    df = small_sample()
+    m = margins_for(df).astype({"target": object})
+    m.loc[3, "target"] = bad
+    with pytest.raises(wt.WeightingError, match="variable 'age', category 'mid': target must be a non-negative number"):
+        wt.rake(df, m, by="city")
+
+
+def test_no_convergence_within_the_limit():
+    df = small_sample()
+    with pytest.raises(wt.WeightingError, match="did not converge within 1 iterations"):
+        wt.rake(df, margins_for(df), by="city", max_iter=1)
+
+
+def test_incompatible_trim_bounds():
+    df = small_sample()
+    with pytest.raises(wt.WeightingError, match="trimming bounds may be incompatible"):
+        wt.rake(df, margins_for(df), by="city", trim=(0.95, 1.05), max_iter=50)
+
+
+def test_missing_margin_variable_or_group():
+    df = small_sample()
+    df.loc[5, "sex"] = None
+    with pytest.raises(wt.WeightingError, match="margin variable 'sex' is missing for 1 respondent"):
+        wt.rake(df, margins_for(df.dropna()), by="city")
+    df = small_sample()
+    with pytest.raises(wt.WeightingError, match="no margins for city B"):
+        wt.rake(df, margins_for(df[df.city == "A"]), by="city")
+    with pytest.raises(wt.WeightingError, match="'income' is not a column"):
+        wt.rake(df, {"income": {"low": 1.0}})
+
+
+def test_trim_within_rake_respects_bounds_and_margins():
+    df = small_sample(400)
+    untrimmed = wt.rake(df, margins_for(df), by="city")
+    assert (untrimmed / untrimmed.groupby(df.city).transform("mean")).max() > 3.5
+    w = wt.rake(df, margins_for(df), by="city", trim=(0.3, 3.0))  # feasible (checked by linear programming)
+    mean = w.groupby(df.city).transform("mean")
+    assert ((w >= 0.3 * mean - 1e-6) & (w <= 3.0 * mean + 1e-6)).all()
+    assert np.allclose(margin_sums(df, w, "sex").loc[("B", "f")], 520, rtol=1e-8)
+
+
+# ---- invariants ------------------------------------------------------------------------------------
+
+
+@st.composite
+def raking_problem(draw):
+    n = draw(st.integers(40, 200))
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"a": rng.integers(0, 3, n).astype(str), "b": rng.integers(0, 4, n).astype(str)})
+    df.loc[:2, "a"] = ["0", "1", "2"]  # every category has respondents
+    df.loc[:3, "b"] = ["0", "1", "2", "3"]
+    total = draw(st.floats(10, 1e6))
+    pa = rng.dirichlet(np.ones(3) * 2)
+    pb = rng.dirichlet(np.ones(4) * 2)
+    pa, pb = np.maximum(pa, 0.02), np.maximum(pb, 0.02)
+    pa, pb = pa / pa.sum(), pb / pb.sum()
+    margins = {"a": dict(zip("012", total * pa)), "b": dict(zip("0123", total * pb))}
+    return df, margins
+
+
+@settings(max_examples=60, deadline=None)
+@given(raking_problem())
+def test_raked_weights_reproduce_every_margin_and_are_positive(problem):
+    df, margins = problem
+    w = wt.rake(df, margins, tol=1e-10, max_iter=5000)
+    assert (w > 0).all()
+    for var, targets in margins.items():
+        sums = w.groupby(df[var]).sum()
+        for cat, target in targets.items():
+            assert sums[cat] == pytest.approx(target, rel=1e-8)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(0.1, 100), min_size=5, max_size=60), st.floats(0.2, 0.9), st.floats(1.1, 3.0))
+def test_trimming_respects_bounds_and_preserves_total(values, lo, hi):
+    w = np.array(values)
+    mean = w.mean()
+    lower, upper = lo * mean, hi * mean
+    trimmed = wt.trim_weights(w, lower, upper)
+    assert trimmed.sum() == pytest.approx(w.sum(), rel=1e-9)
+    assert (trimmed >= lower - 1e-9).all() and (trimmed <= upper + 1e-9).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_estimates_do_not_change_when_rows_are_shuffled(seed):
+    df = small_sample(150, seed=seed % 7)
+    df.loc[df.index % 9 == 0, "y"] = np.nan
+    margins = margins_for(df)
+    d1 = wt.rake_design(SurveyDesign(df, strata="city"), margins, by="city")
+    shuffled = df.sample(frac=1, random_state=seed)
+    d2 = wt.rake_design(SurveyDesign(shuffled, strata="city"), margins, by="city")
+    a, b = est.mean(d1, "y", by="city"), est.mean(d2, "y", by="city")
+    pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+
+
+def test_missing_values_in_the_analysis_variable():
+    df = small_sample(200)
+    df.loc[df.index % 4 == 0, "y"] = np.nan
+    df.loc[df.city == "B", "y"] = np.nan
+    d = SurveyDesign(df, strata="city", weights=np.linspace(1, 3, len(df)))
+    out = est.mean(d, "y", by="city").set_index("city")
+    a = df[df.city == "A"]
+    w = d.weights[df.city == "A"]
+    ok = a.y.notna().to_numpy()
+    assert out.loc["A", "estimate"] == pytest.approx(np.average(a.y[ok], weights=w[ok]))
+    assert out.loc["A", "n"] == ok.sum()
+    assert np.isnan(out.loc["B", "estimate"]) and out.loc["B", "n"] == 0
+
+
+def test_replicate_and_linearization_agree_roughly():
+    df = small_sample(600, seed=3)
+    d = wt.rake_design(SurveyDesign(df, strata="city"), margins_for(df), by="city")
+    lin = est.mean(d, "y", by="city")
+    boot = est.mean(wt.rake_replicates(bootstrap_weights(d, 800, seed=1), margins_for(df), by="city"), "y",
+                    by="city", method="replicate")
+    assert np.allclose(lin.se, boot.se, rtol=0.15)
+
+
+def test_sample_size_and_margin_of_error():
+    assert est.sample_size(0.05, confidence=0.95, deff=1.4) == 538
+    assert est.sample_size(0.05, deff=1.0) == 385
+    assert est.sample_size(0.05, deff=1.4, population=2000) < 538
+    assert est.margin_of_error(538, deff=1.4) == pytest.approx(0.05, abs=1e-4)
+    with pytest.raises(ValueError):
+        est.sample_size(0)
