@@ -22,7 +22,7 @@ References: Lumley, T. (2010) *Complex Surveys: A Guide to Analysis Using R*; Wo
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -37,18 +37,38 @@ class DesignError(ValueError):
 class Replicates:
     """Replicate weights and how to combine them (R's ``svrepdesign`` conventions).
 
-    ``weights`` is n × B (full replicate weights, R's ``combined.weights=TRUE``).
+    ``weights`` is the n × B matrix of full replicate weights (R's ``combined.weights=TRUE``), or
+    ``None`` when the replicates are generated block by block (``blocks``: a function returning an
+    iterator of ``(rows, weights of those rows)``), so that a national survey's replicates need
+    never be held in memory at once.
     """
 
-    weights: np.ndarray
+    weights: np.ndarray | None
     kind: str  # "bootstrap", "jk1", "jkn"
     scale: float
     rscales: np.ndarray
     mse: bool = False
+    block_source: Callable[[], Iterator[tuple[object, np.ndarray]]] | None = field(default=None, repr=False)
 
     @property
     def n_replicates(self) -> int:
-        return self.weights.shape[1]
+        return len(self.rscales)
+
+    def blocks(self) -> Iterator[tuple[object, np.ndarray]]:
+        """``(rows, n_rows × B weights)`` pairs covering every respondent once."""
+        if self.weights is not None:
+            yield slice(None), self.weights
+        else:
+            yield from self.block_source()
+
+    def materialize(self, n: int) -> "Replicates":
+        """The same replicates as a full n × B matrix."""
+        if self.weights is not None:
+            return self
+        full = np.empty((n, self.n_replicates))
+        for rows, w in self.blocks():
+            full[rows] = w
+        return replace(self, weights=full, block_source=None)
 
 
 @dataclass(frozen=True)
@@ -121,7 +141,7 @@ class SurveyDesign:
             self._psu_codes = pd.factorize(key, sort=True)[0]
         else:
             self._psu_codes = np.arange(n)
-        if self.replicates is not None and self.replicates.weights.shape[0] != n:
+        if self.replicates is not None and self.replicates.weights is not None and self.replicates.weights.shape[0] != n:
             raise DesignError("replicate weights must have one row per respondent")
 
     # ---- basics ------------------------------------------------------------------------------
@@ -260,42 +280,64 @@ def _center_within(z: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np.
 # ---- replicate weights --------------------------------------------------------------------------
 
 
+#: Above this many replicate weights (n × B), bootstrap replicates are generated block by block.
+LAZY_THRESHOLD = 50_000_000
+
+
 def bootstrap_weights(design: SurveyDesign, replicates: int = 1000, *, seed: int | None = None,
-                      reweight: Callable[[np.ndarray], np.ndarray] | None = None, mse: bool = False) -> SurveyDesign:
+                      mse: bool = False, lazy: bool | None = None) -> SurveyDesign:
     """Rao–Wu rescaling bootstrap within strata (m_h = n_h − 1 PSUs drawn with replacement).
 
     Replicate weight of unit i in PSU k of stratum h: ``w_i · n_h / (n_h − 1) · r_hk`` with ``r_hk``
-    the number of times PSU k was drawn (Rao & Wu 1988; Rust & Rao 1996). Combined with R's
-    bootstrap conventions: ``scale = 1 / (B − 1)``, ``rscales = 1``.
+    the number of times PSU k was drawn (Rao & Wu 1988; R's ``as.svrepdesign(type="subbootstrap")``).
+    Combined with R's bootstrap conventions: ``scale = 1 / (B − 1)``, ``rscales = 1``.
 
-    ``reweight`` (optional) maps the n × B replicate weight matrix to re-calibrated weights — e.g.
-    re-raking every replicate so the weighting's own uncertainty is carried (see
-    :func:`satisfaction.weighting.rake_replicates`).
+    Each stratum draws from its own stream (seeded by ``seed`` and the stratum), so the replicates
+    are the same whether they are held as one n × B matrix or generated a stratum at a time
+    (``lazy``; by default when n × B exceeds :data:`LAZY_THRESHOLD`). To re-rake every replicate,
+    use :func:`satisfaction.weighting.rake_replicates`.
     """
-    rng = np.random.default_rng(seed)
-    multiplicity = _rao_wu_multiplicities(design, replicates, rng)
-    reps = design.weights[:, None] * multiplicity
-    if reweight is not None:
-        reps = reweight(reps)
-    rep = Replicates(reps, "bootstrap", 1.0 / (replicates - 1), np.ones(replicates), mse)
-    return replace(design, replicates=rep)
+    if replicates < 2:
+        raise DesignError("the bootstrap needs at least two replicates")
+    seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
+    blocks = group_blocks(design._strata_codes)
+    psu, weights = design._psu_codes, design.weights
+
+    def source():
+        columns = np.arange(replicates, dtype=np.int64)
+        for h, rows in enumerate(blocks):
+            rng = np.random.default_rng([seed, h])
+            local = np.unique(psu[rows], return_inverse=True)[1].ravel()
+            n_h = int(local.max()) + 1
+            if n_h < 2:
+                raise DesignError("the bootstrap needs at least two PSUs in every stratum")
+            # n_h − 1 draws with replacement per replicate, counted per PSU: counts[k, b]
+            draws = rng.integers(0, n_h, size=(n_h - 1, replicates), dtype=np.int64) * replicates + columns
+            counts = np.bincount(draws.ravel(), minlength=n_h * replicates).reshape(n_h, replicates)
+            yield rows, counts[local] * (weights[rows] * (n_h / (n_h - 1)))[:, None]
+
+    rep = Replicates(None, "bootstrap", 1.0 / (replicates - 1), np.ones(replicates), mse, block_source=source)
+    if lazy is None:
+        lazy = design.n * replicates > LAZY_THRESHOLD
+    return replace(design, replicates=rep if lazy else rep.materialize(design.n))
 
 
-def _rao_wu_multiplicities(design: SurveyDesign, replicates: int, rng: np.random.Generator) -> np.ndarray:
-    """n × B factors ``n_h/(n_h−1) · r_hk`` for every unit, drawn per stratum (loop over strata only)."""
-    psu, strata = design._psu_codes, design._strata_codes
-    n_psu = int(psu.max()) + 1
-    psu_stratum = np.zeros(n_psu, dtype=np.int64)
-    psu_stratum[psu] = strata
-    factors = np.empty((n_psu, replicates))
-    for h in np.unique(psu_stratum):
-        members = np.flatnonzero(psu_stratum == h)
-        n_h = len(members)
-        if n_h < 2:
-            raise DesignError("bootstrap needs at least two PSUs in every stratum")
-        counts = rng.multinomial(n_h - 1, np.full(n_h, 1.0 / n_h), size=replicates).T  # n_h × B
-        factors[members] = counts * (n_h / (n_h - 1))
-    return factors[psu]
+def group_blocks(codes: np.ndarray) -> list:
+    """Rows of each group, as a slice where the group's rows are contiguous (the usual case: data
+    sorted by city), else as an index array. Slices let the big replicate matrices be written in
+    place, a block at a time."""
+    if len(codes) == 0:
+        return []
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(int(codes.max()) + 2))
+    blocks = []
+    for h in range(len(bounds) - 1):
+        rows = order[bounds[h]:bounds[h + 1]]
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+            blocks.append(slice(int(rows[0]), int(rows[-1]) + 1))
+        else:
+            blocks.append(rows)
+    return blocks
 
 
 def jackknife_weights(design: SurveyDesign, kind: str = "auto", *, mse: bool = False) -> SurveyDesign:

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from .design import SurveyDesign
 
@@ -54,88 +54,108 @@ def _z_value(ci: float) -> float:
     return float(stats.norm.ppf(1 - (1 - ci) / 2))
 
 
-def _linear_parts(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
-    """Estimates and influence values (n × D·p) for means / totals / ratios."""
+#: Influence values are built for this many (respondent × estimate) cells at a time.
+CHUNK_CELLS = 20_000_000
+
+
+def _point_parts(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
+    """Point estimates (D × p), respondents used, the SRS variance (for deff) and the pieces the
+    influence values need."""
     w = design.weights
     ok = ~np.isnan(y) if x is None else ~(np.isnan(y) | np.isnan(x))
-    p = y.shape[1]
     yf = np.where(ok, y, 0.0)
     xf = None if x is None else np.where(ok, x, 0.0)
-    onehot = np.zeros((design.n, n_domains))
-    onehot[np.arange(design.n), domain] = 1.0
-    a_sum = onehot.T @ (w[:, None] * ok)            # D × p  Σ a
-    ay_sum = onehot.T @ (w[:, None] * yf)           # D × p  Σ a y
-    n_obs = onehot.T @ (ok & (w[:, None] > 0)).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if kind == "mean":
-            est = ay_sum / a_sum
-        elif kind == "total":
-            est = ay_sum
-        else:
-            ax_sum = onehot.T @ (w[:, None] * xf)
-            est = ay_sum / ax_sum
-    # influence for every (domain, variable) pair: column d*p + j
-    z = np.zeros((design.n, n_domains * p))
-    cols = domain[:, None] * p + np.arange(p)[None, :]
-    rows = np.repeat(np.arange(design.n)[:, None], p, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if kind == "mean":
-            vals = w[:, None] * ok * (yf - est[domain]) / a_sum[domain]
-        elif kind == "total":
-            vals = w[:, None] * ok * yf
-        else:
-            vals = w[:, None] * ok * (yf - est[domain] * xf) / ax_sum[domain]
-    z[rows, cols] = np.nan_to_num(vals)
-    # weighted variance with n/(n-1), for the design effect (means and totals)
+    onehot = sparse.csr_matrix((np.ones(design.n), (domain, np.arange(design.n))), shape=(n_domains, design.n))
+    a = w[:, None] * ok
+    a_sum = onehot @ a                                   # D × p  Σ a
+    ay_sum = onehot @ (a * yf)                           # D × p  Σ a y
+    n_obs = onehot @ (ok & (w[:, None] != 0)).astype(float)
+    ax_sum = onehot @ (a * xf) if kind == "ratio" else None
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = ay_sum / a_sum
-        dev2 = onehot.T @ (w[:, None] * ok * (yf - mean[domain]) ** 2)
+        est = {"mean": mean, "total": ay_sum, "ratio": None if ax_sum is None else ay_sum / ax_sum}[kind]
+        # weighted variance with the n/(n−1) correction, for the design effect (R's svyvar)
+        dev2 = onehot @ (a * (yf - mean[domain]) ** 2)
         s2 = dev2 / a_sum * n_obs / (n_obs - 1)
         srs = s2 * (a_sum - n_obs) / (a_sum * n_obs)
         if kind == "total":
             srs = srs * a_sum ** 2
-    return est, z, n_obs, srs
+    parts = {"a": a, "yf": yf, "xf": xf, "est": est, "a_sum": a_sum, "ax_sum": ax_sum}
+    return est, n_obs, srs, parts
+
+
+def _influence(parts, domain: np.ndarray, domains: np.ndarray, kind: str) -> np.ndarray:
+    """Influence values (n × len(domains)·p) of the estimates of the given domains."""
+    a, yf, est = parts["a"], parts["yf"], parts["est"]
+    n, p = yf.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if kind == "mean":
+            vals = a * (yf - est[domain]) / parts["a_sum"][domain]
+        elif kind == "total":
+            vals = a * yf
+        else:
+            vals = a * (yf - est[domain] * parts["xf"]) / parts["ax_sum"][domain]
+    vals = np.nan_to_num(vals)
+    pos = np.full(int(domain.max()) + 1 if n else 0, -1)
+    pos[domains] = np.arange(len(domains))
+    z = np.zeros((n, len(domains) * p))
+    rows = np.flatnonzero(pos[domain] >= 0)
+    cols = pos[domain[rows]][:, None] * p + np.arange(p)[None, :]
+    z[rows[:, None], cols] = vals[rows]
+    return z
+
+
+def _linearized_var(design: SurveyDesign, parts, domain: np.ndarray, n_domains: int, kind: str) -> np.ndarray:
+    """Linearised variances (D × p), building the influence values a few domains at a time."""
+    p = parts["yf"].shape[1]
+    step = max(1, CHUNK_CELLS // max(1, design.n * p))
+    var = np.empty((n_domains, p))
+    for start in range(0, n_domains, step):
+        chunk = np.arange(start, min(n_domains, start + step))
+        z = _influence(parts, domain, chunk, kind)
+        var[chunk] = design.linearized_variance(z, full=False).reshape(len(chunk), p)
+    return var
 
 
 def _replicate_estimates(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
-    """Replicate estimates, B × D × p, by matrix products over all replicates (one domain at a time)."""
+    """Replicate estimates, B × D × p: per block of replicate weights and per domain in it, one
+    matrix product over all replicates."""
     rep = design.require_replicates()
     ok = ~np.isnan(y) if x is None else ~(np.isnan(y) | np.isnan(x))
     yf = np.where(ok, y, 0.0)
-    out = np.full((rep.n_replicates, n_domains, y.shape[1]), np.nan)
-    order = np.argsort(domain, kind="stable")
-    bounds = np.searchsorted(domain[order], np.arange(n_domains + 1))
-    for d in range(n_domains):
-        rows = order[bounds[d]:bounds[d + 1]]
-        wr = rep.weights[rows]                        # n_d × B
-        num = yf[rows].T @ wr                         # p × B
-        if kind == "total":
-            out[:, d, :] = num.T
-            continue
-        den = (ok[rows].astype(float).T @ wr) if kind == "mean" else (np.where(ok[rows], x[rows], 0.0).T @ wr)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, d, :] = (num / den).T
-    return out
-
-
-def _assemble(design, method, by_frame, cols, est, n_obs, srs, ci, z=None, thetas=None) -> pd.DataFrame:
-    D, p = est.shape
-    if method == "linearization":
-        var = design.linearized_variance(z, full=False).reshape(D, p)
-    elif method == "replicate":
-        var = design.replicate_variance(thetas.reshape(thetas.shape[0], D * p), est.ravel()).reshape(D, p)
+    base = ok.astype(float) if kind == "mean" else (np.where(ok, x, 0.0) if kind == "ratio" else None)
+    B, p = rep.n_replicates, y.shape[1]
+    num = np.zeros((n_domains, p, B))
+    den = np.zeros((n_domains, p, B))
+    for rows, w in rep.blocks():
+        dom = domain[rows]
+        present = np.unique(dom)
+        for d in present:
+            sel = dom == d if len(present) > 1 else slice(None)
+            wd = w[sel]
+            num[d] += yf[rows][sel].T @ wd
+            if base is not None:
+                den[d] += base[rows][sel].T @ wd
+    if kind == "total":
+        out = num
     else:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = num / den
+    return np.moveaxis(out, 2, 0)
+
+
+def _frame(by_frame, names, est, var, n_obs, ci, deff=None) -> pd.DataFrame:
+    D, p = est.shape
     se = np.sqrt(var)
     q = _z_value(ci)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        deff = var / srs
     frame = pd.DataFrame({
-        "variable": np.tile(cols, D),
+        "variable": np.tile(names, D),
         "estimate": est.ravel(), "se": se.ravel(),
         "ci_low": (est - q * se).ravel(), "ci_high": (est + q * se).ravel(),
-        "n": n_obs.ravel().astype(int), "deff": deff.ravel(),
+        "n": n_obs.ravel().astype(int),
     })
+    if deff is not None:
+        frame["deff"] = deff.ravel()
     if len(by_frame.columns):
         keys = by_frame.loc[by_frame.index.repeat(p)].reset_index(drop=True)
         frame = pd.concat([keys, frame], axis=1)
@@ -143,11 +163,19 @@ def _assemble(design, method, by_frame, cols, est, n_obs, srs, ci, z=None, theta
 
 
 def _estimate(design: SurveyDesign, y, cols, kind, by, method, ci, x=None) -> pd.DataFrame:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     domain, by_frame = _domains(design, by)
     D = len(by_frame)
-    est, z, n_obs, srs = _linear_parts(design, y, domain, D, kind, x)
-    thetas = _replicate_estimates(design, y, domain, D, kind, x) if method == "replicate" else None
-    return _assemble(design, method, by_frame, cols, est, n_obs, srs, ci, z=z, thetas=thetas)
+    est, n_obs, srs, parts = _point_parts(design, y, domain, D, kind, x)
+    if method == "linearization":
+        var = _linearized_var(design, parts, domain, D, kind)
+    else:
+        thetas = _replicate_estimates(design, y, domain, D, kind, x)
+        var = design.replicate_variance(thetas.reshape(thetas.shape[0], -1), est.ravel()).reshape(est.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = var / srs
+    return _frame(by_frame, cols, est, var, n_obs, ci, deff)
 
 
 def mean(design: SurveyDesign, column, *, by=None, method: str = "linearization", ci: float = 0.95) -> pd.DataFrame:
@@ -197,35 +225,26 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
     cols, y = _values(design, columns)
     domain, by_frame = _domains(design, by)
     D, p = len(by_frame), len(cols)
-    est, z, n_obs, _ = _linear_parts(design, y, domain, D, "mean")
+    est, n_obs, _, parts = _point_parts(design, y, domain, D, "mean")
     frames = [coefficients(pd.Series(n_obs[d] > 0, index=cols)) if callable(coefficients) else coefficients
               for d in range(D)]
     names = list(frames[0].index)
     k = len(names)
-    coef_d = np.stack([f.reindex(index=names, columns=cols).to_numpy(dtype=float) for f in frames])  # D × k × p
-    coef_d = np.nan_to_num(coef_d)
+    coef_d = np.nan_to_num(np.stack([f.reindex(index=names, columns=cols).to_numpy(dtype=float) for f in frames]))
     comb = np.einsum("dkp,dp->dk", coef_d, np.nan_to_num(est))
     if method == "linearization":
-        zc = np.zeros((design.n, D * k))
+        var = np.empty((D, k))
         for d in range(D):  # influence of domain d's combinations: its items' influences, combined
-            zc[:, d * k:(d + 1) * k] = z[:, d * p:(d + 1) * p] @ coef_d[d].T
-        var = design.linearized_variance(zc, full=False).reshape(D, k)
+            z = _influence(parts, domain, np.array([d]), "mean") @ coef_d[d].T
+            var[d] = design.linearized_variance(z, full=False)
     elif method == "replicate":
         thetas = _replicate_estimates(design, y, domain, D, "mean")       # B × D × p
         reps = np.einsum("dkp,bdp->bdk", coef_d, np.nan_to_num(thetas))
         var = design.replicate_variance(reps.reshape(reps.shape[0], D * k), comb.ravel()).reshape(D, k)
     else:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    se = np.sqrt(var)
-    q = _z_value(ci)
-    frame = pd.DataFrame({
-        "variable": np.tile(names, D), "estimate": comb.ravel(), "se": se.ravel(),
-        "ci_low": (comb - q * se).ravel(), "ci_high": (comb + q * se).ravel(),
-        "n": np.repeat(n_obs.max(axis=1), k).astype(int),
-    })
-    if len(by_frame.columns):
-        frame = pd.concat([by_frame.loc[by_frame.index.repeat(k)].reset_index(drop=True), frame], axis=1)
-    return frame
+    n_used = np.repeat(n_obs.max(axis=1, keepdims=True), k, axis=1)
+    return _frame(by_frame, names, comb, var, n_used, ci)
 
 
 # ---- planning ---------------------------------------------------------------------------------------

@@ -25,8 +25,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
-from .design import Calibration, Replicates, SurveyDesign
+from .design import Calibration, SurveyDesign
 
 
 class WeightingError(ValueError):
@@ -110,10 +111,10 @@ def _prepare(df: pd.DataFrame, margins, weights: np.ndarray, by: str | None,
             raise WeightingError(f"margin variable {var!r} is missing for {int(values.isna().sum())} respondent(s) "
                                  f"(rows {rows}…); impute or drop them before weighting")
         sub = tidy[tidy["variable"] == var]
-        sample_key = pd.Series(values.astype(str).to_numpy())
-        cats = sorted(set(sample_key) | set(sub["category"].astype(str)))
+        sample_codes, sample_cats = pd.factorize(values.astype(str), sort=True)
+        cats = sorted(set(sample_cats) | set(sub["category"].astype(str)))
         cat_code = {c: j for j, c in enumerate(cats)}
-        cells = groups * len(cats) + sample_key.map(cat_code).to_numpy()
+        cells = groups * len(cats) + np.array([cat_code[c] for c in sample_cats], dtype=np.int64)[sample_codes]
         targets = np.full(len(group_labels) * len(cats), np.nan)
         sub_groups = [group_key.index(str(g)) if str(g) in group_key else -1 for g in (sub[by] if by else [None] * len(sub))]
         for gi, cat, t in zip(sub_groups, sub["category"].astype(str), sub["target"]):
@@ -191,45 +192,40 @@ def trim_weights(weights, lower: float = -np.inf, upper: float = np.inf, *, stri
     raise WeightingError(f"trimming did not settle within {max_iter} rounds")
 
 
+def _aggregators(margins: list[_Margin], n: int) -> list[sparse.csr_matrix]:
+    """One sparse (cells × n) summing matrix per margin."""
+    return [sparse.csr_matrix((np.ones(n), (m.cells, np.arange(n))), shape=(len(m.targets), n)) for m in margins]
+
+
 def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_bounds=None,
          groups=None) -> tuple[np.ndarray, int, np.ndarray]:
-    """Iterative proportional fitting of a weight vector (n) or matrix (n × B)."""
-    matrix = w.ndim == 2
-    err_per_cell = None
+    """Iterative proportional fitting of a weight vector (n) or of several at once (n × B)."""
+    sums_of = _aggregators(margins, w.shape[0])
+    err = np.inf
     for iteration in range(1, max_iter + 1):
-        for m in margins:
-            if matrix:
-                sums = np.zeros((len(m.targets), w.shape[1]))
-                np.add.at(sums, m.cells, w)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    factor = np.where(sums > 0, m.targets[:, None] / sums, 1.0)
-                w = w * factor[m.cells]
-            else:
-                sums = np.bincount(m.cells, weights=w, minlength=len(m.targets))
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    factor = np.where(sums > 0, m.targets / sums, 1.0)
-                w = w * factor[m.cells]
+        for m, agg in zip(margins, sums_of):
+            sums = agg @ w
+            t = m.targets[:, None] if w.ndim == 2 else m.targets
+            with np.errstate(invalid="ignore", divide="ignore"):
+                factor = np.where(sums > 0, t / sums, 1.0)
+            w = w * factor[m.cells]
         if trim_bounds is not None:
             # capped raking: clip, and let the next sweep restore the margins
             lo, hi = trim_bounds(w)
             w = np.clip(w, lo, hi)
-        err_per_cell = _margin_errors(w, margins)
-        if np.nanmax(err_per_cell) < tol:
-            return w, iteration, err_per_cell
-    return w, max_iter, err_per_cell
+        err = _margin_errors(w, margins, sums_of)
+        if np.nanmax(err) < tol:
+            return w, iteration, err
+    return w, max_iter, err
 
 
-def _margin_errors(w: np.ndarray, margins: list[_Margin]) -> np.ndarray:
-    """Largest relative error |Σw − T| / T over all cells (per replicate column for a matrix)."""
+def _margin_errors(w: np.ndarray, margins: list[_Margin], sums_of=None) -> np.ndarray:
+    """Largest relative error |Σw − T| / T over all cells (per column when ``w`` is a matrix)."""
+    sums_of = sums_of or _aggregators(margins, w.shape[0])
     errs = []
-    for m in margins:
-        if w.ndim == 2:
-            sums = np.zeros((len(m.targets), w.shape[1]))
-            np.add.at(sums, m.cells, w)
-            t = m.targets[:, None]
-        else:
-            sums = np.bincount(m.cells, weights=w, minlength=len(m.targets))
-            t = m.targets
+    for m, agg in zip(margins, sums_of):
+        sums = agg @ w
+        t = m.targets[:, None] if w.ndim == 2 else m.targets
         with np.errstate(invalid="ignore", divide="ignore"):
             errs.append(np.nanmax(np.where(t > 0, np.abs(sums - t) / t, np.abs(sums)), axis=0))
     return np.max(np.array(errs), axis=0)
@@ -342,16 +338,60 @@ def rake_design(design: SurveyDesign, margins, *, by: str | None = None, trim=No
 
 def rake_replicates(design: SurveyDesign, margins, *, by: str | None = None, max_iter: int = 1000,
                     tol: float = 1e-10) -> SurveyDesign:
-    """Re-rake every replicate's weights to the margins (all replicates at once, as a matrix), so
-    that replicate variances carry the weighting's own uncertainty (R: ``rake`` on an
-    ``svyrep.design``)."""
+    """Re-rake every replicate's weights to the margins, so that replicate variances carry the
+    weighting's own uncertainty (R: ``rake`` on an ``svyrep.design``).
+
+    Respondents who share a category in every margin get the same raking factor, so it is enough to
+    rake the (joint cells × B) table of replicate totals and scale the weights once at the end —
+    all replicates at once. Replicates generated block by block are re-raked block by block; each
+    block must then hold whole raking groups (as with strata = cities = raking groups).
+    """
     rep = design.require_replicates()
-    _, _, prepared = _prepare(design.data, margins, design.weights, by)
-    w, _, err = _ipf(rep.weights, prepared, max_iter, tol)
-    if np.nanmax(err) >= tol:
-        raise WeightingError(f"re-raking the replicates did not converge within {max_iter} iterations "
-                             f"(largest relative margin error {np.nanmax(err):.3g})")
-    return design.with_weights(design.weights, replicates=Replicates(w, rep.kind, rep.scale, rep.rscales, rep.mse))
+    groups, _, prepared = _prepare(design.data, margins, design.weights, by)
+    group_size = np.bincount(groups)
+
+    def rake_block(rows, weights):
+        block_margins = prepared
+        if not (isinstance(rows, slice) and rows == slice(None)):
+            present = np.unique(groups[rows])
+            if (np.bincount(groups[rows], minlength=len(group_size))[present] != group_size[present]).any():
+                raise WeightingError("a block of replicates holds part of a raking group; generate the replicates "
+                                     "with lazy=False or rake within groups that contain whole strata")
+            block_margins = [_restrict(m, rows) for m in prepared]
+        key = np.stack([m.cells for m in block_margins], axis=1)
+        joint, inverse = np.unique(key, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        n_rows = len(inverse)
+        to_joint = sparse.csr_matrix((np.ones(n_rows), (inverse, np.arange(n_rows))), shape=(len(joint), n_rows))
+        table = to_joint @ weights
+        table_margins = [_Margin(m.variable, joint[:, k], m.targets, m.labels) for k, m in enumerate(block_margins)]
+        raked, _, err = _ipf(table, table_margins, max_iter, tol)
+        if np.nanmax(err) >= tol:
+            raise WeightingError(f"re-raking the replicates did not converge within {max_iter} iterations "
+                                 f"(largest relative margin error {np.nanmax(err):.3g}; a replicate may have drawn "
+                                 "no respondent of some category)")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.where(table > 0, raked / table, 0.0)
+        return weights * factor[inverse]
+
+    if rep.weights is not None:
+        new = replace(rep, weights=rake_block(slice(None), rep.weights))
+    else:
+        source = rep.block_source
+
+        def reraked():
+            for rows, weights in source():
+                yield rows, rake_block(rows, weights)
+
+        new = replace(rep, block_source=reraked)
+    return design.with_weights(design.weights, replicates=new)
+
+
+def _restrict(margin: _Margin, rows) -> _Margin:
+    """A margin restricted to some respondents (whole groups): only their cells are kept."""
+    cells = margin.cells[rows]
+    used, local = np.unique(cells, return_inverse=True)
+    return _Margin(margin.variable, local.ravel(), margin.targets[used], [margin.labels[c] for c in used])
 
 
 def poststratify_design(design: SurveyDesign, variable: str, targets, *, by: str | None = None) -> SurveyDesign:

@@ -138,8 +138,9 @@ def raking_problem(draw):
     seed = draw(st.integers(0, 10_000))
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({"a": rng.integers(0, 3, n).astype(str), "b": rng.integers(0, 4, n).astype(str)})
-    df.loc[:2, "a"] = ["0", "1", "2"]  # every category has respondents
-    df.loc[:3, "b"] = ["0", "1", "2", "3"]
+    # every combination has respondents, so that any positive margins can be met
+    df.loc[:11, "a"] = [str(i // 4) for i in range(12)]
+    df.loc[:11, "b"] = [str(i % 4) for i in range(12)]
     total = draw(st.floats(10, 1e6))
     pa = rng.dirichlet(np.ones(3) * 2)
     pb = rng.dirichlet(np.ones(4) * 2)
@@ -215,3 +216,27 @@ def test_sample_size_and_margin_of_error():
     assert est.margin_of_error(538, deff=1.4) == pytest.approx(0.05, abs=1e-4)
     with pytest.raises(ValueError):
         est.sample_size(0)
+
+
+def test_lazy_and_materialized_replicates_are_the_same():
+    df = small_sample(300, seed=5)
+    d = wt.rake_design(SurveyDesign(df, strata="city"), margins_for(df), by="city")
+    results = []
+    for lazy in (True, False):
+        b = wt.rake_replicates(bootstrap_weights(d, 50, seed=11, lazy=lazy), margins_for(df), by="city")
+        assert (b.replicates.weights is None) == lazy
+        results.append(est.mean(b, "y", by="city", method="replicate"))
+    pd.testing.assert_frame_equal(*results)
+    # re-raked replicates reproduce the margins in every replicate
+    full = b.replicates.weights
+    sums = pd.DataFrame(full).groupby([df.city.to_numpy(), df.sex.to_numpy()]).sum()
+    assert np.allclose(sums.loc[("A", "m")], 480)
+
+
+def test_lazy_blocks_must_hold_whole_raking_groups():
+    df = small_sample(300, seed=5)
+    df["district"] = np.where(df.index % 2 == 0, "d1", "d2")
+    d = bootstrap_weights(SurveyDesign(df, strata="district"), 20, seed=1, lazy=True)
+    with pytest.raises(wt.WeightingError, match="part of a raking group"):
+        b = wt.rake_replicates(d, margins_for(df), by="city")
+        est.mean(b, "y", method="replicate")
