@@ -130,6 +130,7 @@ class Codebook:
     cities: dict[str, City]
     personal_header_patterns: tuple[re.Pattern, ...]
     personal_value_patterns: tuple[re.Pattern, ...]
+    weighting: dict = field(default_factory=dict)
     raw: dict = field(repr=False, default_factory=dict)
 
     # ---- the tree -------------------------------------------------------------------------
@@ -199,6 +200,13 @@ class Codebook:
 
     def city_label(self, code: str, lang: str = "zh") -> str:
         return self.cities[code].label(lang)
+
+    @property
+    def margins_path(self) -> Path | None:
+        """The population margins file named by the ``weighting`` section (relative to the codebook)."""
+        if not self.weighting:
+            return None
+        return Path(self.path).parent / self.weighting["margins_file"]
 
 
 # ---- loading and validation -------------------------------------------------------------
@@ -434,6 +442,23 @@ def load_codebook(path: str | Path) -> Codebook:
         errors.append(f"min_valid_per_city: must be a non-negative integer, got {raw.get('min_valid_per_city')!r}")
         min_valid = 0
 
+    weighting = raw.get("weighting") or {}
+    if weighting:
+        by = weighting.get("by", "city")
+        if by not in fields and by not in demographics:
+            errors.append(f"weighting.by: {by!r} is not a field or demographic")
+        margins = weighting.get("margins") or {}
+        if not margins:
+            errors.append("weighting.margins: no margin variables")
+        for name, parts in margins.items():
+            for part in _as_list(parts):
+                if part not in demographics:
+                    errors.append(f"weighting.margins.{name}: {part!r} is not a demographic")
+        if not weighting.get("margins_file"):
+            errors.append("weighting.margins_file: missing")
+        weighting = {"by": by, "margins_file": str(weighting.get("margins_file", "")),
+                     "margins": {str(k): [str(x) for x in _as_list(v)] for k, v in margins.items()}}
+
     if errors:
         raise CodebookError(str(path), errors)
 
@@ -451,5 +476,6 @@ def load_codebook(path: str | Path) -> Codebook:
         cities=cities,
         personal_header_patterns=tuple(header_patterns),
         personal_value_patterns=tuple(value_patterns),
+        weighting=weighting,
         raw=raw,
     )

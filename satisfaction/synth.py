@@ -59,9 +59,9 @@ AGE_EFFECT = np.array([-0.20, -0.10, 0.0, 0.10, 0.22])  # 18-29 … 60+
 EDU_EFFECT = np.array([0.15, 0.05, -0.05, -0.15])        # lower secondary … bachelor+
 RURAL_EFFECT = 0.08
 # Over-representation of groups in the achieved sample, relative to the population.
-AGE_BIAS = np.array([1.7, 1.35, 1.0, 0.75, 0.45])
-EDU_BIAS = np.array([0.55, 0.9, 1.4, 1.9])
-RESIDENCE_BIAS = np.array([1.4, 0.6])  # urban, rural
+AGE_BIAS = np.array([1.5, 1.25, 1.0, 0.8, 0.6])
+EDU_BIAS = np.array([0.7, 0.95, 1.25, 1.6])
+RESIDENCE_BIAS = np.array([1.25, 0.75])  # urban, rural
 
 VAR_GENERAL, VAR_SPECIFIC, VAR_ITEM = 0.6, 0.4, 1.6
 

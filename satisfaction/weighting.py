@@ -450,3 +450,50 @@ def calibrate_design(design: SurveyDesign, margins, *, by: str | None = None, me
     w = d * g
     cal = Calibration("linear", w, model=x, old_weights=d)
     return design.with_weights(w, cal)
+
+
+# ---- the survey's own weighting, as the codebook declares it ---------------------------------------
+
+
+def load_margins(path) -> pd.DataFrame:
+    """Read a population margins file (CSV: ``city, variable, category, count``) as a tidy table
+    with string categories and a ``target`` column."""
+    path = str(path)
+    table = pd.read_csv(path, dtype={"city": str, "variable": str, "category": str}, encoding="utf-8-sig")
+    needed = {"city", "variable", "category"}
+    if not needed <= set(table.columns) or not ({"count", "target", "share"} & set(table.columns)):
+        raise WeightingError(f"{path}: needs columns city, variable, category and count (or target/share)")
+    return _tidy_margins(table, "city")
+
+
+MARGIN_PREFIX = "margin:"
+
+
+def margin_variables(data: pd.DataFrame, codebook) -> pd.DataFrame:
+    """The margin variables of the codebook's ``weighting`` section, built from the demographics
+    (a crossed margin such as ``sex_age`` becomes ``"1_3"``, the codes joined by ``_``). Columns are
+    named ``margin:<name>`` so they never clash with the demographics they come from."""
+    out = {}
+    for name, parts in codebook.weighting["margins"].items():
+        codes = [data[p].astype("Int64").astype(str) for p in parts]
+        value = codes[0]
+        for more in codes[1:]:
+            value = value + "_" + more
+        out[MARGIN_PREFIX + name] = value.to_numpy()
+    return pd.DataFrame(out, index=data.index)
+
+
+def survey_design(data: pd.DataFrame, codebook, *, margins: pd.DataFrame | None = None, weighted: bool = True,
+                  **rake_options) -> SurveyDesign:
+    """The design of a processed survey: stratified by city, raked within each city to the
+    codebook's population margins (unless ``weighted=False``)."""
+    by = codebook.weighting.get("by", "city") if codebook.weighting else "city"
+    frame = data.reset_index(drop=True)
+    if weighted and codebook.weighting:
+        frame = pd.concat([frame, margin_variables(frame, codebook).reset_index(drop=True)], axis=1)
+    design = SurveyDesign(frame, strata=by, codebook=codebook)
+    if not weighted or not codebook.weighting:
+        return design
+    margins = load_margins(codebook.margins_path) if margins is None else margins
+    margins = margins.assign(variable=MARGIN_PREFIX + margins["variable"].astype(str))
+    return rake_design(design, margins, by=by, **rake_options)
