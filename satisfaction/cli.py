@@ -41,13 +41,16 @@ examples:
 """
 
 INDEX_HELP = """\
-Compute the index (0-100) per city from the processed year: items rescaled to 0-100, combined up
-the indicator tree with the codebook's weights. Prints the ranked table; --out saves it (.csv or
+Compute the index (0-100) per city from the processed year: each city's sample raked to its
+population margins (data/raw/population/), items rescaled to 0-100, weighted means combined up the
+indicator tree with the codebook's weights; standard errors and 95 % confidence intervals by
+Taylor linearisation, allowing for the raking. Prints the ranked table; --out saves it (.csv or
 .xlsx).
 
 examples:
   satisfaction index --year 2024
   satisfaction index --year 2024 --lang en --out scores_2024.xlsx
+  satisfaction index --year 2024 --method replicate --replicates 1000
 """
 
 REPORT_HELP = """\
@@ -104,15 +107,27 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_index(args) -> int:
+    import pandas as pd
+
     from .codebook import load_codebook
-    from .index import unit_scores
+    from .index import score_table, weighted_scores
     from .io import atomic_write_bytes, read_processed, xlsx_bytes
+    from .weighting import survey_design
 
     cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))
     survey = read_processed(_root_path(args.processed_dir, "data", "processed") / str(args.year), cb)
-    scores = unit_scores(survey.data, cb)
+    design = survey_design(survey.data, cb, weighted=not args.unweighted)
+    if args.method == "replicate":
+        from .design import bootstrap_weights
+        from .weighting import load_margins, rake_replicates, MARGIN_PREFIX
+
+        design = bootstrap_weights(design, args.replicates, seed=args.seed)
+        if not args.unweighted:
+            margins = load_margins(cb.margins_path)
+            margins = margins.assign(variable=MARGIN_PREFIX + margins["variable"])
+            design = rake_replicates(design, margins, by=cb.weighting["by"])
+    table = score_table(weighted_scores(design, cb, method=args.method), cb)
     lang = args.lang
-    table = scores[["rank", "city", "n", cb.tree.code, *[d.code for d in cb.dimensions]]].copy()
     table.insert(2, "name", table["city"].map(lambda c: cb.city_label(c, lang)))
     table = table.rename(columns={c: cb.label(c, lang) for c in [cb.tree.code, *[d.code for d in cb.dimensions]]})
     if args.out:
@@ -120,7 +135,7 @@ def cmd_index(args) -> int:
         blob = xlsx_bytes({"scores": table}) if out.suffix.lower() == ".xlsx" else table.to_csv(index=False).encode("utf-8-sig")
         atomic_write_bytes(out, blob)
         print(f"wrote {out}")
-    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 20):
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(2).to_string(index=False))
     return 0
 
@@ -170,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, required=True)
     p.add_argument("--lang", choices=["zh", "en"], default="zh", help="label language (default: zh)")
     p.add_argument("--out", metavar="FILE", help="also save the table (.csv or .xlsx)")
+    p.add_argument("--unweighted", action="store_true", help="do not rake to the population margins")
+    p.add_argument("--method", choices=["linearization", "replicate"], default="linearization",
+                   help="standard errors by Taylor linearisation (default) or re-raked bootstrap replicates")
+    p.add_argument("--replicates", type=int, default=500, help="bootstrap replicates for --method replicate (default 500)")
+    p.add_argument("--seed", type=int, default=2024, help="seed of the bootstrap (default 2024)")
     common(p)
     p.set_defaults(func=cmd_index)
 
@@ -208,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     except (CodebookError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # output piped into `head` and the like
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -254,12 +254,15 @@ def _greg_residual(z: np.ndarray, x: np.ndarray, old: np.ndarray, new: np.ndarra
     return out
 
 
+def _group_sum(codes: np.ndarray, k: int) -> sparse.csr_matrix:
+    """Sparse k × n matrix that sums rows by group code."""
+    return sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(k, len(codes)))
+
+
 def _center_within_unweighted(z: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """R's raking step: ``z − w · ave(z / w, margin)`` (unweighted mean of z/w within each cell)."""
     k = int(codes.max()) + 1
-    ratio = z / weights[:, None]
-    sums = np.zeros((k, z.shape[1]))
-    np.add.at(sums, codes, ratio)
+    sums = _group_sum(codes, k) @ (z / weights[:, None])
     counts = np.bincount(codes, minlength=k).astype(float)
     means = sums / np.maximum(counts, 1)[:, None]
     return z - weights[:, None] * means[codes]
@@ -269,8 +272,7 @@ def _center_within(z: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np.
     """Remove post-stratum means: ``z − w · Σ_g z / Σ_g w`` within each group g (R's postStratify
     variance step)."""
     k = int(codes.max()) + 1
-    num = np.zeros((k, z.shape[1]))
-    np.add.at(num, codes, z)
+    num = _group_sum(codes, k) @ z
     den = np.bincount(codes, weights=weights, minlength=k)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(den[:, None] > 0, num / den[:, None], 0.0)

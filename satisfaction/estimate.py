@@ -234,9 +234,12 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
     comb = np.einsum("dkp,dp->dk", coef_d, np.nan_to_num(est))
     if method == "linearization":
         var = np.empty((D, k))
-        for d in range(D):  # influence of domain d's combinations: its items' influences, combined
-            z = _influence(parts, domain, np.array([d]), "mean") @ coef_d[d].T
-            var[d] = design.linearized_variance(z, full=False)
+        step = max(1, CHUNK_CELLS // max(1, design.n * p))
+        for start in range(0, D, step):  # a few domains at a time: their items' influences, combined
+            chunk = np.arange(start, min(D, start + step))
+            z = _influence(parts, domain, chunk, "mean")
+            zc = np.hstack([z[:, i * p:(i + 1) * p] @ coef_d[d].T for i, d in enumerate(chunk)])
+            var[chunk] = design.linearized_variance(zc, full=False).reshape(len(chunk), k)
     elif method == "replicate":
         thetas = _replicate_estimates(design, y, domain, D, "mean")       # B × D × p
         reps = np.einsum("dkp,bdp->bdk", coef_d, np.nan_to_num(thetas))

@@ -17,6 +17,7 @@ then combined up the tree — every answered item counts, whatever else a respon
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .codebook import Codebook
@@ -88,3 +89,63 @@ def sample_sizes(data: pd.DataFrame, codebook: Codebook, *, by: str = "city") ->
     out["meets_minimum"] = out["n"] >= out["minimum"]
     return out.reset_index().rename(columns={"index": by})
 
+
+
+# ---- weighted scores with standard errors ---------------------------------------------------------
+
+
+def tree_coefficients(codebook: Codebook, available: pd.Series | None = None) -> pd.DataFrame:
+    """Coefficients ``c[node, item]`` with ``score(node) = Σ_item c · score(item)``.
+
+    Arithmetic aggregation with fixed weights is linear in the item scores, so the coefficients are
+    the tree applied to unit vectors. ``available`` (bool per item) drops items with no answers and
+    re-normalises the weights at each level, as :func:`aggregate_tree` does. Rows: the index, the
+    first-level and the second-level indicators; columns: index items.
+    """
+    items = codebook.index_items
+    unit = pd.DataFrame(np.eye(len(items)), columns=items)
+    if available is not None:
+        unit.loc[:, ~available.reindex(items, fill_value=False).to_numpy()] = np.nan
+    coef = aggregate_tree(unit, codebook).T
+    coef.columns = items
+    return coef.fillna(0.0)
+
+
+def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str = "linearization",
+                    ci: float = 0.95) -> pd.DataFrame:
+    """Every node of the tree per unit, from the design's weights, with SE and confidence interval.
+
+    Node scores are linear combinations of the units' weighted item means (rescaled to 0–100), so
+    their SEs come from the combined influence values (Taylor linearisation, accounting for the
+    raking) or from the replicate weights (``method="replicate"``).
+
+    Returns a tidy frame: ``by, node, level, estimate, se, ci_low, ci_high, n``.
+    """
+    from dataclasses import replace
+
+    from .estimate import linear_combination
+
+    items = codebook.index_items
+    scored = rescale_items(design.data[items], codebook).add_prefix("score:")
+    work = replace(design, data=pd.concat([design.data.drop(columns=scored.columns, errors="ignore"), scored], axis=1))
+
+    def coefficients(available: pd.Series) -> pd.DataFrame:
+        coef = tree_coefficients(codebook, available.rename(lambda c: c.removeprefix("score:")))
+        return coef.add_prefix("score:")
+
+    out = linear_combination(work, list(scored.columns), coefficients, by=by, method=method, ci=ci)
+    out = out.rename(columns={"variable": "node"})
+    levels = {n.code: n.level for n in codebook.nodes()}
+    out.insert(out.columns.get_loc("node") + 1, "level", out["node"].map(levels))
+    return out
+
+
+def score_table(scores: pd.DataFrame, codebook: Codebook, *, by: str = "city") -> pd.DataFrame:
+    """One row per unit: the index with SE and CI, each first-level indicator, and the rank
+    (1 = highest index), sorted by rank."""
+    idx = codebook.tree.code
+    wide = scores.pivot(index=by, columns="node", values="estimate")
+    head = scores[scores.node == idx].set_index(by)[["se", "ci_low", "ci_high", "n"]]
+    out = pd.concat([wide[[idx]], head, wide[[d.code for d in codebook.dimensions]]], axis=1)
+    out.insert(0, "rank", out[idx].rank(ascending=False, method="min").astype("Int64"))
+    return out.sort_values(["rank", idx], ascending=[True, False]).reset_index()

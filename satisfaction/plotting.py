@@ -95,16 +95,21 @@ def missing_glyphs(text: str, family: str | None = None) -> set[str]:
 
 def index_bar_chart(scores: pd.DataFrame, *, labels: dict[str, str], index_code: str, title: str,
                     xlabel: str, name_column: str = "name"):
-    """Horizontal bars of the index per city, best at the top, with the value printed at each bar."""
+    """Horizontal bars of the index per city, best at the top, with the value printed at each bar
+    and, where ``ci_low``/``ci_high`` columns exist, the 95 % confidence interval as error bars."""
     use_cjk_font()
     data = scores.sort_values(index_code)
     fig = Figure(figsize=(7.5, 0.38 * len(data) + 1.4), dpi=110)
     ax = fig.subplots()
-    ax.barh(data[name_column], data[index_code], color=PALETTE["index"], height=0.65)
-    for y, v in enumerate(data[index_code]):
-        ax.text(v + 0.3, y, f"{v:.1f}", va="center", fontsize=9)
-    lo = max(0.0, float(data[index_code].min()) - 8)
-    ax.set_xlim(lo, min(100.0, float(data[index_code].max()) + 5))
+    has_ci = {"ci_low", "ci_high"} <= set(data.columns)
+    xerr = [data[index_code] - data["ci_low"], data["ci_high"] - data[index_code]] if has_ci else None
+    ax.barh(data[name_column], data[index_code], color=PALETTE["index"], height=0.65, xerr=xerr,
+            error_kw={"ecolor": "#555555", "capsize": 2.5, "elinewidth": 1})
+    right = data["ci_high"] if has_ci else data[index_code]
+    for y, (v, r) in enumerate(zip(data[index_code], right)):
+        ax.text(r + 0.3, y, f"{v:.1f}", va="center", fontsize=9)
+    lo = max(0.0, float((data["ci_low"] if has_ci else data[index_code]).min()) - 6)
+    ax.set_xlim(lo, min(100.0, float(right.max()) + 3))
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)

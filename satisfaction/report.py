@@ -24,7 +24,9 @@ import pandas as pd
 
 from . import plotting
 from .codebook import Codebook, load_codebook
-from .index import sample_sizes, unit_scores
+from .estimate import margin_of_error
+from .index import sample_sizes, score_table, weighted_scores
+from .weighting import survey_design
 from .io import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
 from .labels import check_lang, t
 from .paths import notebooks_dir, processed_dir, project_root, reports_dir, resolve
@@ -54,7 +56,9 @@ class AnnualReport:
         if self.region != self.codebook.region["code"]:
             raise ValueError(f"region {self.region!r} is not the codebook's region {self.codebook.region['code']!r}")
         self.survey = read_processed(resolve(processed_dir) / str(self.year), self.codebook)
-        self.scores = unit_scores(self.survey.data, self.codebook)
+        self.design = survey_design(self.survey.data, self.codebook)
+        self.node_scores = weighted_scores(self.design, self.codebook, by="city")
+        self.scores = score_table(self.node_scores, self.codebook)
         self.scores.insert(2, "name", self.scores["city"].map(lambda c: self.codebook.city_label(c, self.lang)))
 
     # ---- words ------------------------------------------------------------------------------
@@ -93,31 +97,43 @@ class AnnualReport:
     # ---- tables -----------------------------------------------------------------------------
     def sample_table(self) -> pd.DataFrame:
         sizes = sample_sizes(self.survey.data, self.codebook)
-        return pd.DataFrame({
+        out = pd.DataFrame({
             t("col_city", self.lang): sizes["city"].map(lambda c: self.codebook.city_label(c, self.lang)),
             t("col_n", self.lang): sizes["n"],
             t("col_minimum", self.lang): sizes["minimum"],
             t("col_meets", self.lang): sizes["meets_minimum"].map({True: t("yes", self.lang), False: t("no", self.lang)}),
         })
+        diag = self.design.weight_diagnostics
+        if diag is not None:
+            diag = diag.set_index("city").reindex(sizes["city"])
+            out[t("col_deff", self.lang)] = diag["kish_deff"].round(2).to_numpy()
+            out[t("col_neff", self.lang)] = diag["effective_n"].round(0).astype("Int64").to_numpy()
+            out[t("col_moe", self.lang)] = [round(100 * margin_of_error(n, deff=1.0), 1) for n in diag["effective_n"]]
+        return out
 
     def scores_table(self) -> pd.DataFrame:
         idx = self.codebook.tree.code
+        s = self.scores
+        respondents = self.survey.data.groupby("city").size()
         out = pd.DataFrame({
-            t("col_rank", self.lang): self.scores["rank"],
-            t("col_city", self.lang): self.scores["name"],
-            t("col_n", self.lang): self.scores["n"],
-            self._label(idx): self.scores[idx].round(2),
+            t("col_rank", self.lang): s["rank"],
+            t("col_city", self.lang): s["name"],
+            t("col_n", self.lang): s["city"].map(respondents).to_numpy(),
+            self._label(idx): s[idx].round(2),
+            t("col_se", self.lang): s["se"].round(2),
+            t("col_ci", self.lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(s["ci_low"], s["ci_high"])],
         })
         for dim in self.codebook.dimensions:
-            out[self._label(dim.code)] = self.scores[dim.code].round(2)
+            out[self._label(dim.code)] = s[dim.code].round(2)
         return out
 
     def indicator_table(self) -> pd.DataFrame:
         """Second-level indicator scores: one row per indicator, one column per city (rank order)."""
+        wide = self.node_scores.pivot(index="node", columns="city", values="estimate")[list(self.scores["city"])]
         rows = []
         for dim in self.codebook.dimensions:
             for ind in dim.children:
-                rows.append([self._label(dim.code), self._label(ind.code), *self.scores[ind.code].round(2)])
+                rows.append([self._label(dim.code), self._label(ind.code), *wide.loc[ind.code].round(2)])
         first, second = ("一级指标", "二级指标") if self.lang == "zh" else ("First level", "Second level")
         return pd.DataFrame(rows, columns=[first, second, *self.scores["name"]])
 

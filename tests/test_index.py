@@ -96,3 +96,34 @@ def test_respondent_level_equals_mean_level_without_missing_items(codebook):
     mean_level = unit_scores(one_city, codebook).loc[0, "CSI"]
     respondent_level = respondent_scores(one_city, codebook)["CSI"].mean()
     assert mean_level == pytest.approx(respondent_level)
+
+
+def test_tree_coefficients_reproduce_the_aggregation(codebook):
+    from satisfaction.index import tree_coefficients
+
+    rng = np.random.default_rng(4)
+    scores = pd.DataFrame(rng.uniform(0, 100, size=(3, 25)), columns=codebook.index_items)
+    coef = tree_coefficients(codebook)
+    expected = aggregate_tree(scores, codebook)
+    assert np.allclose(scores.to_numpy() @ coef.T.loc[codebook.index_items].to_numpy(), expected[coef.index].to_numpy())
+    assert np.allclose(coef.sum(axis=1), 1.0)
+    # an unanswered item: weights re-normalised, as aggregate_tree does
+    available = pd.Series(True, index=codebook.index_items)
+    available["E1a"] = False
+    partial = scores.copy()
+    partial["E1a"] = np.nan
+    coef = tree_coefficients(codebook, available)
+    assert np.allclose(partial.fillna(0).to_numpy() @ coef.T.to_numpy(), aggregate_tree(partial, codebook)[coef.index].to_numpy())
+
+
+def test_weighted_scores_without_weights_equal_the_unweighted_index(codebook):
+    from satisfaction.design import SurveyDesign
+    from satisfaction.index import score_table, weighted_scores
+
+    data = small_survey(codebook, n=400)
+    table = score_table(weighted_scores(SurveyDesign(data, strata="city"), codebook), codebook).set_index("city")
+    plain = unit_scores(data, codebook).set_index("city")
+    assert np.allclose(table.loc[plain.index, "CSI"], plain["CSI"])
+    assert np.allclose(table.loc[plain.index, "S"], plain["S"])
+    assert (table["ci_low"] < table["CSI"]).all() and (table["CSI"] < table["ci_high"]).all()
+    assert (table["se"] > 0).all()

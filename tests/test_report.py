@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -45,7 +46,8 @@ def test_html_has_no_code_and_embeds_images(published):
     images = embedded_images(html)
     assert len(images) >= 2 and all(img.startswith(b"\x89PNG") for img in images)
     assert "<img src=\"http" not in html and "figures/" not in html
-    for text in ("2024年广西壮族自治区消费者满意度测评报告", "样本概况", "消费者满意度指数", "消费供给", "消费环境", "消费维权", "贺州", "南宁"):
+    for text in ("2024年广西壮族自治区消费者满意度测评报告", "样本概况", "消费者满意度指数", "消费供给", "消费环境", "消费维权", "贺州", "南宁",
+                 "95%置信区间", "设计效应", "加权"):
         assert text in html, text
 
 
@@ -53,8 +55,24 @@ def test_html_ranks_cities(published, codebook):
     scores = pd.read_csv(published / "scores.csv", encoding="utf-8-sig")
     assert scores["排名"].tolist() == sorted(scores["排名"].tolist())
     assert len(scores) == 14 and scores["消费者满意度指数"].is_monotonic_decreasing
+    assert {"标准误", "95%置信区间"} <= set(scores.columns)
+    assert (scores["标准误"] > 0).all()
+    low, high = zip(*(ci.split("–") for ci in scores["95%置信区间"]))
+    assert (pd.Series(low, dtype=float) < scores["消费者满意度指数"]).all()
+    assert (pd.Series(high, dtype=float) > scores["消费者满意度指数"]).all()
     sample = pd.read_csv(published / "sample.csv", encoding="utf-8-sig")
     assert (sample["样本量"] >= 538).all() and set(sample["是否达标"]) == {"是"}
+    assert (sample["设计效应"] >= 1).all() and (sample["有效样本量"] < sample["样本量"]).all()
+
+
+def test_report_scores_are_weighted(processed, codebook):
+    from satisfaction.index import unit_scores
+
+    report = AnnualReport(2024, processed_dir=processed, codebook=codebook)
+    weighted = report.scores.set_index("city")["CSI"]
+    unweighted = unit_scores(report.survey.data, codebook).set_index("city")["CSI"]
+    assert not np.allclose(weighted, unweighted.loc[weighted.index])
+    assert report.design.weight_diagnostics["converged"].all()
 
 
 def test_executed_notebook_beside_the_report(published):

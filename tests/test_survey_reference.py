@@ -163,3 +163,15 @@ def test_reraked_bootstrap_replicates(demo, margins):
     close(b.estimate, R["boot_raked_by_city"]["estimate"]); close(b.se, R["boot_raked_by_city"]["se"])
     m = est.mean(d, "S1a", method="replicate")
     close(m.estimate, R["boot_raked_mean"]["estimate"]); close(m.se, R["boot_raked_mean"]["se"])
+
+
+def test_linear_combination_of_domain_means_like_svycontrast(demo, margins):
+    """The index is a fixed linear combination of a city's item means; its SE matches svycontrast."""
+    complete = demo[["S1a", "E1b", "R3a"]].notna().all(axis=1)
+    data = demo.assign(**{f"{c}_c": demo[c].where(complete) for c in ("S1a", "E1b", "R3a")})
+    d = wt.rake_design(SurveyDesign(data, strata="city"), margins, by="city")
+    coef = pd.DataFrame([[0.5, 0.3, 0.2]], columns=["S1a_c", "E1b_c", "R3a_c"], index=["combo"])
+    out = est.linear_combination(d, ["S1a_c", "E1b_c", "R3a_c"], coef, by="city")
+    ref = R["rake_combination"]
+    assert out.city.tolist() == ref["names"]
+    close(out.estimate, ref["estimate"]); close(out.se, ref["se"])

@@ -69,6 +69,15 @@ raked_clus <- rake(clustered, sample_margins, pops, control = ctrl)
 out$rake_clus_by_city <- by_stat(svyby(~S1a, ~city, raked_clus, svymean, na.rm = TRUE))
 out$clus_demo_by_city <- by_stat(svyby(~S1a, ~city, clustered, svymean, na.rm = TRUE))
 
+# a linear combination of domain means (how the index is built from item means), via svycontrast
+complete <- subset(raked, !is.na(S1a) & !is.na(E1b) & !is.na(R3a))
+combo <- lapply(levels(demo$city), function(cty) {
+  m <- svymean(~S1a + E1b + R3a, subset(complete, city == cty), na.rm = TRUE)
+  stat(svycontrast(m, c(S1a = 0.5, E1b = 0.3, R3a = 0.2)))
+})
+out$rake_combination <- list(names = levels(demo$city), estimate = sapply(combo, `[[`, "estimate"),
+                             se = sapply(combo, `[[`, "se"))
+
 totals_list <- lapply(pops, function(p) {
   names(p)[3] <- "Freq"
   xtabs(as.formula(paste("Freq ~ city +", names(p)[2])), data = p)
