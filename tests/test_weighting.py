@@ -240,3 +240,21 @@ def test_lazy_blocks_must_hold_whole_raking_groups():
     with pytest.raises(wt.WeightingError, match="part of a raking group"):
         b = wt.rake_replicates(d, margins_for(df), by="city")
         est.mean(b, "y", method="replicate")
+
+
+def test_design_errors():
+    from satisfaction.design import DesignError
+
+    df = small_sample(50)
+    df["psu"] = np.where(df.city == "A", 1, df.index)  # city A: a single PSU
+    with pytest.raises(DesignError, match="stratum 'A' has only one PSU"):
+        est.mean(SurveyDesign(df, strata="city", cluster="psu"), "y")
+    lonely = SurveyDesign(df, strata="city", cluster="psu", lonely_psu="certainty")
+    assert est.mean(lonely, "y").se.iloc[0] > 0
+    with pytest.raises(DesignError, match="non-negative"):
+        SurveyDesign(df, weights=-np.ones(len(df)))
+    df["fpc"] = np.arange(len(df)) + 100.0
+    with pytest.raises(DesignError, match="constant within each stratum"):
+        est.mean(SurveyDesign(df, strata="city", fpc="fpc"), "y")
+    with pytest.raises(DesignError, match="no replicate weights"):
+        est.mean(SurveyDesign(df), "y", method="replicate")
