@@ -156,13 +156,6 @@ class SurveyDesign:
         reps = self.replicates if replicates == "keep" else replicates
         return replace(self, weights=np.asarray(weights, float), calibrations=cals, replicates=reps)
 
-    def kish_deff(self, by: str | None = None) -> pd.Series:
-        """Kish's design effect from unequal weighting, ``n Σw² / (Σw)²`` (= 1 + CV² of the weights)."""
-        w = pd.Series(self.weights)
-        groups = self.data[by] if by else pd.Series(0, index=w.index)
-        g = pd.DataFrame({"w": w, "w2": w ** 2, "g": groups.to_numpy()}).groupby("g")
-        return g["w"].count() * g["w2"].sum() / g["w"].sum() ** 2
-
     # ---- linearisation -------------------------------------------------------------------------
     def _residualize(self, z: np.ndarray) -> np.ndarray:
         """Influence values after the calibration steps, exactly as ``survey:::svyrecvar`` does:
