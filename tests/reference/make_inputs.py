@@ -3,6 +3,7 @@ survey (three cities of 2024), its population margins, and bootstrap replicate w
 our own code (so R's svrepdesign and ours use the very same replicates).
 
     python tests/reference/make_inputs.py && Rscript tests/reference/survey_reference.R
+    Rscript tests/reference/psych_reference.R
 """
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def main() -> None:
     counts = np.rint(design.replicates.weights * (n_h - 1)[:, None] / n_h[:, None]).astype(int)
     assert np.allclose(counts * (n_h / (n_h - 1))[:, None], design.replicates.weights)
     pd.DataFrame(counts, columns=[f"rep{b + 1}" for b in range(40)]).to_csv(HERE / "data" / "demo_bootstrap_counts.csv", index=False)
+    # the items of the first-level indicator 消费供给 (all cities, 2024) for psych_reference.R
+    supply = [c for ind in cb.node("S").children for c in ind.weights]
+    survey.data[supply].to_csv(HERE / "data" / "demo_supply_items.csv", index=False, float_format="%.10g")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,190 @@
+"""Reliability of a scale: Cronbach's alpha, item analysis, Guttman's lambda-6, KMO and Bartlett.
+
+All functions take a DataFrame of items (respondents × items, NaN = missing) and follow R's
+``psych`` package (Revelle), against which they are tested:
+
+* Cronbach's alpha (``psych::alpha``, raw_alpha): ``α = k/(k−1) · (1 − tr C / 1ᵀC1)`` with C the
+  item covariance matrix; standardised alpha the same on the correlation matrix R, equal to the
+  Spearman–Brown form ``k r̄ / (1 + (k−1) r̄)`` of the mean inter-item correlation r̄.
+* Feldt's confidence interval (``psych::alpha.ci``): with n respondents,
+  ``1 − (1 − α) · F_{1−p/2}(n−1, (n−1)(k−1))`` … ``1 − (1 − α) · F_{p/2}(n−1, (n−1)(k−1))``.
+* Guttman's lambda-6 (``G6(smc)``): ``1 − Σ_j (1 − smc_j) / 1ᵀR1`` with ``smc_j = 1 − 1/(R⁻¹)_jj``.
+* Item statistics: raw.r (item–total correlation) ``(C1)_j / √(C_jj · 1ᵀC1)`` (with pairwise
+  missing data, as psych: the correlation with each respondent's mean answer); r.drop (corrected
+  item–total: the item against the total of the others); std.r from R; alpha if item deleted.
+* Kaiser–Meyer–Olkin (``psych::KMO``): ``Σ r² / (Σ r² + Σ q²)`` over off-diagonal correlations r
+  and partial correlations q (from R⁻¹); per item the same over its row.
+* Bartlett's test of sphericity (``psych::cortest.bartlett``): ``χ² = −(n − 1 − (2k + 5)/6) ·
+  log det R`` with ``k(k − 1)/2`` degrees of freedom.
+
+Missing data are handled explicitly: ``missing="listwise"`` (the default) keeps respondents who
+answered every item, and ``n`` is the number of respondents actually used — also in the Feldt
+interval (pingouin's ``cronbach_alpha`` uses the row count before deletion). ``missing="pairwise"``
+uses each pair's complete cases for the covariances, as ``psych::alpha`` does by default; the
+Feldt interval then uses all rows (psych's convention). Survey weights (listwise only) give
+weighted covariances.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MISSING = ("listwise", "pairwise")
+
+
+def _prepare(items: pd.DataFrame, weights=None, missing: str = "listwise") -> tuple[pd.DataFrame, np.ndarray | None, int]:
+    if missing not in MISSING:
+        raise ValueError(f"missing must be one of {MISSING}, got {missing!r}")
+    if not isinstance(items, pd.DataFrame):
+        items = pd.DataFrame(items)
+    items = items.astype(float)
+    if items.shape[1] < 2:
+        raise ValueError("a scale needs at least two items")
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if w is not None and len(w) != len(items):
+        raise ValueError("weights must have one value per respondent")
+    if missing == "pairwise":
+        if w is not None:
+            raise ValueError("weights need missing='listwise'")
+        return items, None, len(items)
+    keep = items.notna().all(axis=1).to_numpy()
+    if w is not None:
+        keep = keep & np.isfinite(w) & (w > 0)
+    return items[keep], (None if w is None else w[keep]), int(keep.sum())
+
+
+def _covariance(items: pd.DataFrame, weights: np.ndarray | None) -> np.ndarray:
+    """Item covariances (pairwise complete cases when items has NaN; weighted when weights given).
+
+    Weighted covariance: ``Σ w (x − x̄)(y − ȳ) / Σ w · n/(n − 1)`` (weights only scale the
+    respondents' influence; alpha does not depend on their total)."""
+    if weights is None:
+        return items.cov().to_numpy()
+    x = items.to_numpy()
+    w = weights / weights.sum()
+    centred = x - w @ x
+    n = len(x)
+    return (centred * w[:, None]).T @ centred * n / (n - 1)
+
+
+def _pearson(items: pd.DataFrame, weights: np.ndarray | None) -> np.ndarray:
+    """Correlations as R's ``cor(use="pairwise")``: each pair's complete cases for its covariance
+    *and* its standard deviations (unlike ``cov2cor`` of pairwise covariances, psych::alpha's R)."""
+    return items.corr().to_numpy() if weights is None else _corr(_covariance(items, weights))
+
+
+def _corr(cov: np.ndarray) -> np.ndarray:
+    sd = np.sqrt(np.diag(cov))
+    return cov / np.outer(sd, sd)
+
+
+def _alpha(cov: np.ndarray) -> float:
+    k = cov.shape[0]
+    return k / (k - 1) * (1 - np.trace(cov) / cov.sum())
+
+
+def _lambda6(corr: np.ndarray) -> float:
+    smc = 1 - 1 / np.diag(np.linalg.inv(corr))
+    return 1 - (1 - smc).sum() / corr.sum()
+
+
+def feldt_interval(alpha: float, n: int, k: int, ci: float = 0.95) -> tuple[float, float]:
+    """Feldt's confidence interval for Cronbach's alpha (psych::alpha.ci)."""
+    p = 1 - ci
+    df1, df2 = n - 1, (n - 1) * (k - 1)
+    low = 1 - (1 - alpha) * stats.f.ppf(1 - p / 2, df1, df2)
+    high = 1 - (1 - alpha) * stats.f.ppf(p / 2, df1, df2)
+    return float(low), float(high)
+
+
+def cronbach_alpha(items: pd.DataFrame, *, weights=None, ci: float = 0.95, missing: str = "listwise") -> pd.Series:
+    """Cronbach's alpha with Feldt's confidence interval.
+
+    Returns a Series: ``alpha`` (raw), ``std_alpha``, ``ci_low``, ``ci_high`` (Feldt), ``n`` (rows
+    used), ``k`` (items), ``average_r`` (mean inter-item correlation), ``lambda6``.
+    """
+    data, w, n = _prepare(items, weights, missing)
+    if n < 2:
+        raise ValueError(f"alpha needs at least two respondents; {n} answered every item")
+    cov = _covariance(data, w)
+    corr = _corr(cov)
+    k = cov.shape[0]
+    alpha = _alpha(cov)
+    average_r = (corr.sum() - k) / (k * (k - 1))
+    low, high = feldt_interval(alpha, n, k, ci)
+    return pd.Series({
+        "alpha": alpha, "std_alpha": _alpha(corr), "ci_low": low, "ci_high": high, "n": n, "k": k,
+        "average_r": average_r, "lambda6": _lambda6(corr),
+    }, name="cronbach_alpha")
+
+
+def item_analysis(items: pd.DataFrame, *, weights=None, missing: str = "listwise") -> pd.DataFrame:
+    """Per item: ``n`` (answers), ``mean``, ``sd``, ``r_total`` (raw item–total correlation),
+    ``r_std`` (from correlations), ``r_drop`` (corrected item–total), ``alpha_if_deleted``,
+    ``std_alpha_if_deleted`` and ``lambda6_if_deleted`` — psych::alpha's item.stats and
+    alpha.drop."""
+    data, w, _ = _prepare(items, weights, missing)
+    cov = _covariance(data, w)
+    corr = _corr(cov)
+    total = cov.sum()
+    row = cov.sum(axis=1)
+    var = np.diag(cov)
+    if missing == "pairwise" and data.isna().any().any():
+        # psych correlates each item with the mean of the items each respondent answered
+        mean_score = data.mean(axis=1)
+        r_total = data.apply(lambda col: col.corr(mean_score)).to_numpy()
+    else:
+        r_total = row / np.sqrt(var * total)
+    r_std = corr.sum(axis=1) / np.sqrt(corr.sum())
+    rest_cov = row - var
+    r_drop = rest_cov / np.sqrt(var * (total - 2 * row + var))
+    k = cov.shape[0]
+    keep = [np.delete(np.arange(k), j) for j in range(k)]
+    if w is None:
+        n = data.notna().sum().to_numpy()
+        mean = data.mean().to_numpy()
+        sd = data.std().to_numpy()
+    else:
+        n = np.full(k, len(data))
+        mean = np.average(data.to_numpy(), axis=0, weights=w)
+        sd = np.sqrt(var)
+    return pd.DataFrame({
+        "n": n, "mean": mean, "sd": sd, "r_total": r_total, "r_std": r_std, "r_drop": r_drop,
+        "alpha_if_deleted": [_alpha(cov[np.ix_(i, i)]) for i in keep],
+        "std_alpha_if_deleted": [_alpha(corr[np.ix_(i, i)]) for i in keep],
+        "lambda6_if_deleted": [_lambda6(corr[np.ix_(i, i)]) for i in keep],
+    }, index=pd.Index(data.columns, name="item"))
+
+
+def guttman_lambda6(items: pd.DataFrame, *, weights=None, missing: str = "listwise") -> float:
+    """Guttman's lambda-6 from squared multiple correlations (psych's ``G6(smc)``)."""
+    data, w, _ = _prepare(items, weights, missing)
+    return float(_lambda6(_corr(_covariance(data, w))))
+
+
+def kmo(items: pd.DataFrame, *, weights=None, missing: str = "pairwise") -> tuple[float, pd.Series]:
+    """Kaiser–Meyer–Olkin measure of sampling adequacy: overall and per item (psych::KMO)."""
+    data, w, _ = _prepare(items, weights, missing)
+    r = _pearson(data, w)
+    inv = np.linalg.inv(r)
+    q = -inv / np.sqrt(np.outer(np.diag(inv), np.diag(inv)))
+    off = ~np.eye(len(r), dtype=bool)
+    r2, q2 = np.where(off, r ** 2, 0), np.where(off, q ** 2, 0)
+    overall = r2.sum() / (r2.sum() + q2.sum())
+    per_item = r2.sum(axis=0) / (r2.sum(axis=0) + q2.sum(axis=0))
+    return float(overall), pd.Series(per_item, index=data.columns, name="kmo")
+
+
+def bartlett_sphericity(items: pd.DataFrame, *, weights=None, missing: str = "pairwise", n: int | None = None) -> pd.Series:
+    """Bartlett's test that the correlation matrix is the identity (psych::cortest.bartlett).
+
+    ``n`` defaults to the number of respondents (all rows for pairwise, rows used for listwise)."""
+    data, w, used = _prepare(items, weights, missing)
+    r = _pearson(data, w)
+    k = r.shape[0]
+    n = used if n is None else n
+    sign, logdet = np.linalg.slogdet(r)
+    chi2 = -logdet * (n - 1 - (2 * k + 5) / 6)
+    df = k * (k - 1) / 2
+    return pd.Series({"chi2": chi2, "df": df, "p_value": float(stats.chi2.sf(chi2, df)), "n": n}, name="bartlett")

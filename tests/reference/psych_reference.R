@@ -1,0 +1,44 @@
+# Reference numbers from R's psych package (Revelle) for tests/test_reliability.py.
+#
+#   apt-get install r-base-core r-cran-psych r-cran-jsonlite
+#   Rscript tests/reference/psych_reference.R   # writes tests/reference/psych_reference.json
+#
+# Data: `attitude` (R datasets, complete), psych's `bfi` agreeableness and conscientiousness items
+# (with missing values), and the first-level indicator 消费供给 of the 2024 demo survey
+# (tests/reference/data/demo_supply_items.csv, written by tests/reference/make_inputs.py).
+suppressMessages({library(psych); library(jsonlite)})
+here <- dirname(sub("--file=", "", grep("--file=", commandArgs(FALSE), value = TRUE)))
+
+data(bfi, package = "psych")
+bfi_items <- bfi[, c("A2", "A3", "A4", "A5", "C1", "C2", "C3")]
+write.csv(bfi_items, file.path(here, "data", "bfi_items.csv"), row.names = FALSE)
+write.csv(attitude, file.path(here, "data", "attitude.csv"), row.names = FALSE)
+demo <- read.csv(file.path(here, "data", "demo_supply_items.csv"))
+
+summarise <- function(x) {
+  a <- suppressWarnings(alpha(x, check.keys = FALSE, warnings = FALSE))
+  r <- cor(x, use = "pairwise")
+  k <- KMO(r)
+  b <- cortest.bartlett(r, n = nrow(x))
+  list(
+    raw_alpha = a$total$raw_alpha, std_alpha = a$total$std.alpha, g6 = a$total[["G6(smc)"]],
+    average_r = a$total$average_r, feldt_lower = a$feldt$lower.ci[[1]], feldt_upper = a$feldt$upper.ci[[1]],
+    items = as.list(rownames(a$item.stats)),
+    raw_r = a$item.stats$raw.r, std_r = a$item.stats$std.r, r_drop = a$item.stats$r.drop,
+    mean = a$item.stats$mean, sd = a$item.stats$sd, n = a$item.stats$n,
+    alpha_drop = a$alpha.drop$raw_alpha, std_alpha_drop = a$alpha.drop$std.alpha,
+    g6_drop = a$alpha.drop[["G6(smc)"]],
+    kmo = k$MSA, kmo_items = unname(k$MSAi),
+    bartlett_chisq = b$chisq, bartlett_df = b$df, bartlett_p = b$p.value, n_obs = nrow(x)
+  )
+}
+
+out <- list(meta = list(psych = as.character(packageVersion("psych")), R = R.version.string))
+out$attitude <- summarise(attitude)
+out$bfi_pairwise <- summarise(bfi_items)
+out$bfi_listwise <- summarise(na.omit(bfi_items))
+out$demo_pairwise <- summarise(demo)
+out$demo_listwise <- summarise(na.omit(demo))
+
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), file.path(here, "psych_reference.json"))
+cat("wrote", file.path(here, "psych_reference.json"), "\n")

@@ -1,0 +1,122 @@
+"""Reliability statistics agree with R's psych (1e-6), and keep their invariants (hypothesis)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from satisfaction import reliability as rel
+
+REF = Path(__file__).resolve().parent / "reference"
+PSYCH = json.loads((REF / "psych_reference.json").read_text())
+RTOL = 1e-6
+
+DATASETS = {
+    "attitude": ("attitude.csv", "pairwise"),
+    "bfi_pairwise": ("bfi_items.csv", "pairwise"),
+    "bfi_listwise": ("bfi_items.csv", "listwise"),
+    "demo_pairwise": ("demo_supply_items.csv", "pairwise"),
+    "demo_listwise": ("demo_supply_items.csv", "listwise"),
+}
+
+
+def close(ours, theirs):
+    np.testing.assert_allclose(np.asarray(ours, float), np.ravel(np.asarray(theirs, float)), rtol=RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", list(DATASETS))
+def test_agrees_with_psych(case):
+    file, missing = DATASETS[case]
+    items = pd.read_csv(REF / "data" / file)
+    ref = PSYCH[case]
+    a = rel.cronbach_alpha(items, missing=missing)
+    close(a["alpha"], ref["raw_alpha"]); close(a["std_alpha"], ref["std_alpha"])
+    close(a["lambda6"], ref["g6"]); close(a["average_r"], ref["average_r"])
+    close(a["ci_low"], ref["feldt_lower"]); close(a["ci_high"], ref["feldt_upper"])
+    table = rel.item_analysis(items, missing=missing)
+    assert list(table.index) == ref["items"]
+    for ours, theirs in [("r_total", "raw_r"), ("r_std", "std_r"), ("r_drop", "r_drop"), ("mean", "mean"),
+                         ("sd", "sd"), ("n", "n"), ("alpha_if_deleted", "alpha_drop"),
+                         ("std_alpha_if_deleted", "std_alpha_drop"), ("lambda6_if_deleted", "g6_drop")]:
+        close(table[ours], ref[theirs])
+    overall, per_item = rel.kmo(items, missing=missing)
+    close(overall, ref["kmo"]); close(per_item, ref["kmo_items"])
+    b = rel.bartlett_sphericity(items, missing=missing, n=ref["n_obs"])
+    close(b["chi2"], ref["bartlett_chisq"]); close(b["df"], ref["bartlett_df"])
+
+
+def test_listwise_ci_uses_the_rows_actually_used():
+    """pingouin's cronbach_alpha computes the CI from the row count before listwise deletion."""
+    items = pd.read_csv(REF / "data" / "bfi_items.csv")
+    a = rel.cronbach_alpha(items)
+    used = int(items.notna().all(axis=1).sum())
+    assert a["n"] == used < len(items)
+    assert (a["ci_low"], a["ci_high"]) == pytest.approx(rel.feldt_interval(a["alpha"], used, items.shape[1]))
+    wrong = rel.feldt_interval(a["alpha"], len(items), items.shape[1])
+    assert a["ci_high"] - a["ci_low"] > wrong[1] - wrong[0]
+    import pingouin as pg
+
+    value, pg_ci = pg.cronbach_alpha(items, nan_policy="listwise")
+    assert value == pytest.approx(a["alpha"], rel=1e-9)
+    assert np.allclose(pg_ci, wrong, atol=1e-3)              # pingouin: n before deletion
+    assert not np.allclose(pg_ci, (a["ci_low"], a["ci_high"]), atol=1e-4)
+    ref = PSYCH["bfi_listwise"]
+    assert a["ci_low"] == pytest.approx(ref["feldt_lower"], rel=1e-6)   # psych on na.omit(data)
+
+
+def item_matrix(seed: int, n: int = 60, k: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=n)
+    return pd.DataFrame(latent[:, None] + rng.normal(scale=1.2, size=(n, k)), columns=[f"i{j}" for j in range(k)])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10_000), st.randoms(use_true_random=False))
+def test_alpha_invariant_to_item_order(seed, random):
+    items = item_matrix(seed)
+    cols = list(items.columns)
+    random.shuffle(cols)
+    a, b = rel.cronbach_alpha(items), rel.cronbach_alpha(items[cols])
+    assert np.allclose(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.1, 50), st.floats(-100, 100))
+def test_alpha_invariant_to_a_common_linear_rescaling(seed, scale, shift):
+    items = item_matrix(seed)
+    a, b = rel.cronbach_alpha(items), rel.cronbach_alpha(items * scale + shift)
+    assert a["alpha"] == pytest.approx(b["alpha"], rel=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 9))
+def test_standardised_alpha_is_spearman_brown_of_mean_correlation(seed, k):
+    items = item_matrix(seed, k=k)
+    a = rel.cronbach_alpha(items)
+    r = a["average_r"]
+    assert a["std_alpha"] == pytest.approx(k * r / (1 + (k - 1) * r), rel=1e-9)
+
+
+def test_weighted_alpha_equals_alpha_of_repeated_rows():
+    items = item_matrix(3, n=40)
+    weights = np.tile([1.0, 2.0, 3.0, 1.0], 10)
+    repeated = items.loc[items.index.repeat(weights.astype(int))].reset_index(drop=True)
+    weighted = rel.cronbach_alpha(items, weights=weights)
+    assert weighted["alpha"] == pytest.approx(rel.cronbach_alpha(repeated)["alpha"], rel=0.01)
+    assert weighted["n"] == 40
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="at least two items"):
+        rel.cronbach_alpha(pd.DataFrame({"a": [1.0, 2.0]}))
+    with pytest.raises(ValueError, match="missing must be one of"):
+        rel.cronbach_alpha(item_matrix(1), missing="mean")
+    with pytest.raises(ValueError, match="weights need missing='listwise'"):
+        rel.cronbach_alpha(item_matrix(1), weights=np.ones(60), missing="pairwise")
+    with pytest.raises(ValueError, match="at least two respondents"):
+        rel.cronbach_alpha(pd.DataFrame({"a": [1.0, np.nan], "b": [np.nan, 2.0]}))
