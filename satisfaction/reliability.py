@@ -188,3 +188,90 @@ def bartlett_sphericity(items: pd.DataFrame, *, weights=None, missing: str = "pa
     chi2 = -logdet * (n - 1 - (2 * k + 5) / 6)
     df = k * (k - 1) / 2
     return pd.Series({"chi2": chi2, "df": df, "p_value": float(stats.chi2.sf(chi2, df)), "n": n}, name="bartlett")
+
+
+# ---- data quality ------------------------------------------------------------------------------------
+
+#: Thresholds of the reliability table (the usual rules of thumb).
+THRESHOLDS = {"alpha": 0.70, "r_drop": 0.30, "kmo": 0.60}
+
+
+def straightlining(items: pd.DataFrame, *, min_items: int = 5) -> pd.Series:
+    """Respondents who gave the same answer to every item they answered (at least ``min_items``)."""
+    answered = items.notna().sum(axis=1)
+    same = items.nunique(axis=1) == 1
+    return (same & (answered >= min_items)).rename("straightlining")
+
+
+def speeding(durations: pd.Series, *, fraction: float = 0.4, threshold: float | None = None) -> pd.Series:
+    """Interviews shorter than ``threshold`` seconds, or (by default) than ``fraction`` of the median
+    duration. Missing durations are not flagged."""
+    limit = threshold if threshold is not None else fraction * durations.median()
+    return (durations < limit).fillna(False).astype(bool).rename("speeding")
+
+
+def quality_flags(data: pd.DataFrame, items: list[str], *, by: str = "city", dont_know: pd.DataFrame | None = None,
+                  duration: str = "duration_sec", min_items: int = 5, fraction: float = 0.4) -> pd.DataFrame:
+    """Data-quality indicators per group: straight-liners, speeders (where a duration column
+    exists), item non-response and don't-know rates, and the item with the most non-response."""
+    frame = pd.DataFrame({
+        by: data[by].to_numpy(),
+        "straightlining": straightlining(data[items], min_items=min_items).to_numpy(),
+        "missing": data[items].isna().mean(axis=1).to_numpy(),
+    })
+    if duration in data.columns:
+        frame["speeding"] = speeding(data[duration], fraction=fraction).to_numpy()
+    if dont_know is not None:
+        frame["dont_know"] = dont_know[items].mean(axis=1).to_numpy()
+    g = frame.groupby(by)
+    out = pd.DataFrame({"n": g.size(), "straightlining_rate": g["straightlining"].mean()})
+    if "speeding" in frame:
+        out["speeding_rate"] = g["speeding"].mean()
+    out["item_nonresponse_rate"] = g["missing"].mean()
+    if "dont_know" in frame:
+        out["dont_know_rate"] = g["dont_know"].mean()
+    worst = data[items].isna().groupby(data[by].to_numpy()).mean()
+    out["worst_item"] = worst.idxmax(axis=1)
+    out["worst_item_nonresponse"] = worst.max(axis=1)
+    return out.reset_index().rename(columns={"index": by})
+
+
+def reliability_table(data: pd.DataFrame, codebook, *, weights=None, lang: str = "zh") -> pd.DataFrame:
+    """Per first-level indicator: items, n, alpha with Feldt CI, standardised alpha, lambda-6, the
+    weakest item by corrected item–total correlation, KMO, and a sentence for non-statisticians.
+    Thresholds: :data:`THRESHOLDS` (alpha < 0.70, r.drop < 0.30, KMO < 0.60 are flagged)."""
+    rows = []
+    for dim in codebook.dimensions:
+        cols = [c for ind in dim.children for c in ind.weights]
+        a = cronbach_alpha(data[cols], weights=weights)
+        table = item_analysis(data[cols], weights=weights)
+        weakest = table["r_drop"].idxmin()
+        overall_kmo, _ = kmo(data[cols], missing="listwise")
+        label = dim.label(lang)
+        weak_label = codebook.items[weakest].label(lang)
+        rows.append({
+            "dimension": label, "k": int(a["k"]), "n": int(a["n"]), "alpha": a["alpha"], "ci_low": a["ci_low"],
+            "ci_high": a["ci_high"], "std_alpha": a["std_alpha"], "lambda6": a["lambda6"],
+            "weakest_item": weak_label, "weakest_r_drop": table.loc[weakest, "r_drop"], "kmo": overall_kmo,
+            "flags": ", ".join(f for f, bad in (("alpha", a["alpha"] < THRESHOLDS["alpha"]),
+                                                ("r_drop", table.loc[weakest, "r_drop"] < THRESHOLDS["r_drop"]),
+                                                ("kmo", overall_kmo < THRESHOLDS["kmo"])) if bad),
+            "verdict": _verdict(label, a, weak_label, table.loc[weakest, "r_drop"], lang),
+        })
+    return pd.DataFrame(rows)
+
+
+def _verdict(label: str, a: pd.Series, weakest: str, r_drop: float, lang: str) -> str:
+    good = a["alpha"] >= THRESHOLDS["alpha"]
+    if lang == "en":
+        text = (f"The {int(a['k'])} items of {label} measure one thing consistently (alpha = {a['alpha']:.2f}); "
+                "their scores can be combined." if good else
+                f"The items of {label} agree only weakly (alpha = {a['alpha']:.2f} < 0.70); read this score with care.")
+        if r_drop < THRESHOLDS["r_drop"]:
+            text += f" '{weakest}' goes its own way (r.drop = {r_drop:.2f}); review its wording."
+        return text
+    text = (f"{label}的 {int(a['k'])} 个题目测量一致（α = {a['alpha']:.2f}），可以合并为一个得分。" if good else
+            f"{label}各题目之间一致性偏低（α = {a['alpha']:.2f} < 0.70），该得分需谨慎解读。")
+    if r_drop < THRESHOLDS["r_drop"]:
+        text += f"题目“{weakest}”与其他题目关联较弱（r.drop = {r_drop:.2f}），建议复核题目表述。"
+    return text

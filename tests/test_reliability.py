@@ -120,3 +120,43 @@ def test_bad_inputs():
         rel.cronbach_alpha(item_matrix(1), weights=np.ones(60), missing="pairwise")
     with pytest.raises(ValueError, match="at least two respondents"):
         rel.cronbach_alpha(pd.DataFrame({"a": [1.0, np.nan], "b": [np.nan, 2.0]}))
+
+
+def test_straightlining_and_speeding():
+    items = pd.DataFrame({"a": [4, 4, 3, np.nan, 5], "b": [4, 3, 3, 5, 5], "c": [4, 5, 3, 5, 5],
+                          "d": [4, 4, 3, 5, np.nan], "e": [4, 4, 3, 5, 5]}, dtype=float)
+    flags = rel.straightlining(items, min_items=4)
+    assert flags.tolist() == [True, False, True, True, True]
+    assert rel.straightlining(items, min_items=5).tolist() == [True, False, True, False, False]
+    durations = pd.Series([900, 1000, 200, np.nan, 850])
+    assert rel.speeding(durations).tolist() == [False, False, True, False, False]
+    assert rel.speeding(durations, threshold=950).tolist() == [True, False, True, False, True]
+
+
+def test_quality_flags_on_the_demo_survey(codebook):
+    import satisfaction as sat
+
+    survey = sat.load_survey(REF.parents[1] / "data" / "raw" / "2024", codebook, year=2024)
+    five_point = [c for c in codebook.index_items if codebook.items[c].scale.max == 5]
+    flags = rel.quality_flags(survey.data, five_point, dont_know=survey.dont_know)
+    assert len(flags) == 14 and flags["n"].sum() == survey.rows_kept
+    # the demo has about 2 % straight-liners and 2 % speeders, 3–8 % don't know
+    assert flags["straightlining_rate"].between(0.002, 0.06).all()
+    assert flags["speeding_rate"].between(0.002, 0.06).all()
+    assert flags["dont_know_rate"].between(0.02, 0.08).all()
+    assert flags["worst_item"].str.startswith("R").all()      # rights-protection items: most "don't know"
+
+
+def test_reliability_table_flags_and_sentences(codebook):
+    import satisfaction as sat
+
+    survey = sat.load_survey(REF.parents[1] / "data" / "raw" / "2024", codebook, year=2024)
+    table = rel.reliability_table(survey.data, codebook)
+    assert table["dimension"].tolist() == ["消费供给", "消费环境", "消费维权"]
+    assert table["alpha"].between(0.7, 0.9).all() and (table["flags"] == "").all()
+    assert table["verdict"].str.contains("可以合并为一个得分").all()
+    noisy = survey.data.copy()
+    rng = np.random.default_rng(0)
+    noisy["S1a"] = rng.integers(1, 6, len(noisy)).astype(float)   # an item unrelated to the rest
+    row = rel.reliability_table(noisy, codebook, lang="en").iloc[0]
+    assert "r_drop" in row["flags"] and "goes its own way" in row["verdict"] and "Variety of goods" in row["verdict"]
