@@ -160,3 +160,22 @@ def test_reliability_table_flags_and_sentences(codebook):
     noisy["S1a"] = rng.integers(1, 6, len(noisy)).astype(float)   # an item unrelated to the rest
     row = rel.reliability_table(noisy, codebook, lang="en").iloc[0]
     assert "r_drop" in row["flags"] and "goes its own way" in row["verdict"] and "Variety of goods" in row["verdict"]
+
+
+@pytest.mark.parametrize("case,file,columns", [
+    ("split_attitude6", "attitude.csv", 6), ("split_bfi6", "bfi_items.csv", 6), ("split_demo8", "demo_supply_items.csv", 8)])
+def test_split_half_agrees_with_psych(case, file, columns):
+    items = pd.read_csv(REF / "data" / file).iloc[:, :columns]
+    ref = PSYCH[case]
+    out = rel.split_half(items)
+    close(out["max"], ref["maxrb"]); close(out["min"], ref["minrb"]); close(out["mean"], ref["meanr"])
+    close(out["lambda2"], ref["lambda2"]); close(out["lambda6"], ref["lambda6"]); close(out["std_alpha"], ref["alpha"])
+
+
+def test_split_half_with_an_odd_number_of_items_sees_every_split():
+    items = pd.read_csv(REF / "data" / "attitude.csv")
+    out = rel.split_half(items)
+    ref = PSYCH["split_attitude7"]
+    assert out["splits"] == 35                     # C(7, 3): halves of 3 and 4 items
+    assert out["max"] >= ref["maxrb"] - 1e-12 and out["min"] <= ref["minrb"] + 1e-12
+    close(out["lambda6"], ref["lambda6"])

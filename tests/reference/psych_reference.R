@@ -40,5 +40,17 @@ out$bfi_listwise <- summarise(na.omit(bfi_items))
 out$demo_pairwise <- summarise(demo)
 out$demo_listwise <- summarise(na.omit(demo))
 
+# split-half reliabilities (Guttman / Flanagan–Rulon, all splits); even numbers of items, where
+# psych's enumeration covers every distinct split (for odd k it evaluates only part of them)
+halves <- function(x) {
+  sh <- splitHalf(x, check.keys = FALSE)
+  list(maxrb = sh$maxrb, minrb = sh$minrb, meanr = sh$meanr, lambda2 = sh$lambda2, lambda6 = sh$lambda6,
+       alpha = sh$alpha, items = as.list(colnames(x)))
+}
+out$split_attitude6 <- halves(attitude[, 1:6])
+out$split_bfi6 <- halves(bfi_items[, 1:6])
+out$split_demo8 <- halves(demo[, 1:8])
+out$split_attitude7 <- halves(attitude)
+
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), file.path(here, "psych_reference.json"))
 cat("wrote", file.path(here, "psych_reference.json"), "\n")
