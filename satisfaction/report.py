@@ -26,6 +26,7 @@ from . import plotting
 from .codebook import Codebook, load_codebook
 from .estimate import margin_of_error
 from .index import sample_sizes, score_table, weighted_scores
+from .reliability import quality_flags, reliability_table
 from .weighting import survey_design
 from .io import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
 from .labels import check_lang, t
@@ -137,8 +138,44 @@ class AnnualReport:
         first, second = ("一级指标", "二级指标") if self.lang == "zh" else ("First level", "Second level")
         return pd.DataFrame(rows, columns=[first, second, *self.scores["name"]])
 
+    def reliability_markdown(self) -> str:
+        return f"## {t('sec_reliability', self.lang)}\n\n{t('reliability_note', self.lang)}"
+
+    def quality_markdown(self) -> str:
+        return t("quality_note", self.lang)
+
+    def reliability_table(self) -> pd.DataFrame:
+        """Per first-level indicator: alpha with its Feldt interval, KMO, the weakest item, a verdict."""
+        table = reliability_table(self.design.data, self.codebook, weights=self.design.weights, lang=self.lang)
+        return pd.DataFrame({
+            t("col_dimension", self.lang): table["dimension"],
+            t("col_items", self.lang): table["k"],
+            t("col_n", self.lang): table["n"],
+            t("col_alpha", self.lang): [f"{a:.3f} ({lo:.3f}–{hi:.3f})" for a, lo, hi in zip(table["alpha"], table["ci_low"], table["ci_high"])],
+            t("col_std_alpha", self.lang): table["std_alpha"].round(3),
+            t("col_lambda6", self.lang): table["lambda6"].round(3),
+            t("col_weakest", self.lang): [f"{i} ({r:.2f})" for i, r in zip(table["weakest_item"], table["weakest_r_drop"])],
+            t("col_kmo", self.lang): table["kmo"].round(3),
+            t("col_verdict", self.lang): table["verdict"],
+        })
+
+    def quality_table(self) -> pd.DataFrame:
+        """Data-quality rates per city (cities in rank order)."""
+        five_point = [c for c in self.codebook.index_items if self.codebook.items[c].scale.max == 5]
+        flags = quality_flags(self.survey.data, five_point, dont_know=self.survey.dont_know).set_index("city")
+        flags = flags.reindex(self.scores["city"])
+        out = pd.DataFrame({t("col_city", self.lang): self.scores["name"].to_numpy(),
+                            t("col_n", self.lang): flags["n"].to_numpy(),
+                            t("col_straight", self.lang): (100 * flags["straightlining_rate"]).round(1).to_numpy()})
+        if "speeding_rate" in flags:
+            out[t("col_speed", self.lang)] = (100 * flags["speeding_rate"]).round(1).to_numpy()
+        out[t("col_nonresp", self.lang)] = (100 * flags["item_nonresponse_rate"]).round(1).to_numpy()
+        out[t("col_dk", self.lang)] = (100 * flags["dont_know_rate"]).round(1).to_numpy()
+        return out
+
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"sample": self.sample_table(), "scores": self.scores_table(), "indicators": self.indicator_table()}
+        return {"sample": self.sample_table(), "scores": self.scores_table(), "indicators": self.indicator_table(),
+                "reliability": self.reliability_table(), "quality": self.quality_table()}
 
     # ---- figures ----------------------------------------------------------------------------
     def index_figure(self):
@@ -168,7 +205,9 @@ class AnnualReport:
         tables = self.tables()
         sheet_names = {"sample": "样本" if self.lang == "zh" else "sample",
                        "scores": "指数与排名" if self.lang == "zh" else "scores",
-                       "indicators": "二级指标" if self.lang == "zh" else "indicators"}
+                       "indicators": "二级指标" if self.lang == "zh" else "indicators",
+                       "reliability": "信度" if self.lang == "zh" else "reliability",
+                       "quality": "数据质量" if self.lang == "zh" else "data quality"}
         atomic_write_bytes(target / "tables.xlsx", xlsx_bytes({sheet_names[k]: v for k, v in tables.items()}))
         for name, df in tables.items():
             atomic_write_bytes(target / f"{name}.csv", df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
@@ -181,7 +220,8 @@ def show_table(df: pd.DataFrame):
     """A table for the notebook: no index column, one decimal for scores."""
     from IPython.display import HTML
 
-    fmt = {c: "{:.1f}" for c in df.columns if pd.api.types.is_float_dtype(df[c])}
+    # coefficients (|x| ≤ 1: alpha, KMO …) keep three decimals, scores and percentages one
+    fmt = {c: ("{:.3f}" if df[c].abs().max() <= 1 else "{:.1f}") for c in df.columns if pd.api.types.is_float_dtype(df[c])}
     text = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
     styler = df.style.hide(axis="index").format(fmt).set_table_attributes('class="dataframe"')
     styler = styler.set_properties(subset=text, **{"text-align": "left"})

@@ -34,6 +34,7 @@ def test_report_folder_contents(published):
     assert published.name == "guangxi" and published.parent.name == "2024"
     names = {p.relative_to(published).as_posix() for p in published.rglob("*") if p.is_file()}
     assert {"report.html", "annual_report.ipynb", "tables.xlsx", "scores.csv", "sample.csv", "indicators.csv",
+            "reliability.csv", "quality.csv",
             "figures/index_by_city.png", "figures/dimensions_by_city.png"} <= names
     assert not [p for p in published.parent.iterdir() if p.name.startswith(".")]
 
@@ -47,7 +48,7 @@ def test_html_has_no_code_and_embeds_images(published):
     assert len(images) >= 2 and all(img.startswith(b"\x89PNG") for img in images)
     assert "<img src=\"http" not in html and "figures/" not in html
     for text in ("2024年广西壮族自治区消费者满意度测评报告", "样本概况", "消费者满意度指数", "消费供给", "消费环境", "消费维权", "贺州", "南宁",
-                 "95%置信区间", "设计效应", "加权"):
+                 "95%置信区间", "设计效应", "加权", "问卷信度与数据质量", "可以合并为一个得分", "直线作答"):
         assert text in html, text
 
 
