@@ -314,3 +314,51 @@ def split_half(items: pd.DataFrame, *, missing: str = "pairwise", max_splits: in
     lambda2 = (off.sum() + np.sqrt((off ** 2).sum() * k / (k - 1))) / r.sum()
     return pd.Series({"max": rab.max(), "min": rab.min(), "mean": rab.mean(), "splits": len(rab),
                       "lambda2": lambda2, "lambda6": _lambda6(r), "std_alpha": _alpha(r)}, name="split_half")
+
+
+# ---- bootstrap -----------------------------------------------------------------------------------------
+
+
+def alpha_replicates(items: pd.DataFrame, replicate_weights: np.ndarray) -> np.ndarray:
+    """Cronbach's alpha under each column of an n × B weight matrix, all at once.
+
+    Alpha needs only the item variances and the variance of the total score,
+    ``α = k/(k−1) · (1 − Σ_j var x_j / var T)``, and weighted variances need only weighted first
+    and second moments — five matrix products over all replicates. Rows with a missing item are
+    left out (listwise)."""
+    x = items.to_numpy(dtype=float)
+    keep = ~np.isnan(x).any(axis=1)
+    x, w = x[keep], np.asarray(replicate_weights, dtype=float)[keep]
+    k = x.shape[1]
+    total = x.sum(axis=1)
+    sw = w.sum(axis=0)
+    m1 = x.T @ w / sw
+    m2 = (x ** 2).T @ w / sw
+    t1 = total @ w / sw
+    t2 = (total ** 2) @ w / sw
+    item_var = (m2 - m1 ** 2).sum(axis=0)
+    return k / (k - 1) * (1 - item_var / (t2 - t1 ** 2))
+
+
+def bootstrap_alpha(items: pd.DataFrame, *, replicates: int = 1000, seed: int | None = None, weights=None,
+                    replicate_weights: np.ndarray | None = None, ci: float = 0.95) -> pd.Series:
+    """Bootstrap confidence interval for Cronbach's alpha (percentile method) and its bootstrap SE.
+
+    Either resamples respondents (``replicates`` draws with replacement, multiplied by ``weights``
+    when given), or reuses a design's replicate weights (``replicate_weights``, n × B), so that the
+    interval carries the survey's weighting. All replicates are computed at once
+    (:func:`alpha_replicates`)."""
+    data, w, n = _prepare(items, weights, "listwise")
+    if replicate_weights is None:
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, n, size=(replicates, n)) + (np.arange(replicates) * n)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=n * replicates).reshape(replicates, n).T
+        reps = counts * (1.0 if w is None else w[:, None])
+    else:
+        keep = items.notna().all(axis=1).to_numpy()
+        reps = np.asarray(replicate_weights, dtype=float)[keep]
+    alphas = alpha_replicates(data, reps)
+    point = _alpha(_covariance(data, w))
+    low, high = np.quantile(alphas, [(1 - ci) / 2, 1 - (1 - ci) / 2])
+    return pd.Series({"alpha": point, "ci_low": low, "ci_high": high, "se": alphas.std(ddof=1),
+                      "replicates": alphas.size, "n": n}, name="bootstrap_alpha")

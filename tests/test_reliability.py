@@ -179,3 +179,40 @@ def test_split_half_with_an_odd_number_of_items_sees_every_split():
     assert out["splits"] == 35                     # C(7, 3): halves of 3 and 4 items
     assert out["max"] >= ref["maxrb"] - 1e-12 and out["min"] <= ref["minrb"] + 1e-12
     close(out["lambda6"], ref["lambda6"])
+
+
+def test_alpha_replicates_match_alpha_of_each_weighting():
+    items = item_matrix(7, n=80)
+    rng = np.random.default_rng(1)
+    weights = rng.integers(0, 4, size=(80, 5)).astype(float)
+    fast = rel.alpha_replicates(items, weights)
+    for b in range(5):
+        repeated = items.loc[items.index.repeat(weights[:, b].astype(int))]
+        x = repeated.to_numpy()
+        cov = np.cov(x.T, ddof=0)
+        k = x.shape[1]
+        assert fast[b] == pytest.approx(k / (k - 1) * (1 - np.trace(cov) / cov.sum()), rel=1e-10)
+
+
+def test_bootstrap_alpha_interval_is_sensible():
+    items = pd.read_csv(REF / "data" / "demo_supply_items.csv")
+    boot = rel.bootstrap_alpha(items, replicates=1000, seed=3)
+    feldt = rel.cronbach_alpha(items)
+    assert boot["ci_low"] < boot["alpha"] < boot["ci_high"]
+    assert boot["alpha"] == pytest.approx(feldt["alpha"])
+    assert boot["ci_high"] - boot["ci_low"] == pytest.approx(feldt["ci_high"] - feldt["ci_low"], rel=0.35)
+    again = rel.bootstrap_alpha(items, replicates=1000, seed=3)
+    assert again.equals(boot)
+
+
+def test_bootstrap_alpha_reuses_design_replicates(codebook):
+    import satisfaction as sat
+    from satisfaction.design import bootstrap_weights
+    from satisfaction.weighting import survey_design
+
+    survey = sat.load_survey(REF.parents[1] / "data" / "raw" / "2024", codebook, year=2024)
+    design = bootstrap_weights(survey_design(survey.data, codebook), 200, seed=1)
+    items = design.data[[c for ind in codebook.node("R").children for c in ind.weights]]
+    out = rel.bootstrap_alpha(items, weights=design.weights, replicate_weights=design.replicates.weights)
+    assert out["replicates"] == 200 and out["ci_low"] < out["alpha"] < out["ci_high"]
+    assert out["alpha"] == pytest.approx(rel.cronbach_alpha(items, weights=design.weights)["alpha"])
