@@ -362,3 +362,74 @@ def bootstrap_alpha(items: pd.DataFrame, *, replicates: int = 1000, seed: int | 
     low, high = np.quantile(alphas, [(1 - ci) / 2, 1 - (1 - ci) / 2])
     return pd.Series({"alpha": point, "ci_low": low, "ci_high": high, "se": alphas.std(ddof=1),
                       "replicates": alphas.size, "n": n}, name="bootstrap_alpha")
+
+
+# ---- construct validity ----------------------------------------------------------------------------
+
+
+def _block_data(data: pd.DataFrame, blocks: dict[str, list[str]], missing: str) -> pd.DataFrame:
+    cols = [c for items in blocks.values() for c in items]
+    frame, _, _ = _prepare(data[cols], None, missing)
+    return frame
+
+
+def htmt(data: pd.DataFrame, blocks: dict[str, list[str]], *, variant: str = "htmt", absolute: bool = True,
+         missing: str = "listwise") -> pd.DataFrame:
+    """Heterotrait–monotrait ratio between constructs (Henseler, Ringle & Sarstedt 2015).
+
+    ``HTMT_ij = mean r(items of i, items of j) / √(mean r within i · mean r within j)`` over
+    off-diagonal item correlations; ``variant="htmt2"`` uses geometric means (Roemer, Schuberth &
+    Henseler 2021). As ``semTools::htmt``. Values above 0.85 (or 0.90) suggest the two constructs
+    are not distinct."""
+    if variant not in ("htmt", "htmt2"):
+        raise ValueError("variant must be 'htmt' or 'htmt2'")
+    frame = _block_data(data, blocks, missing)
+    r = frame.corr()
+    if absolute:
+        r = r.abs()
+    average = (lambda v: np.exp(np.mean(np.log(v)))) if variant == "htmt2" else np.mean
+    names = list(blocks)
+    mono = {}
+    for name, items in blocks.items():
+        sub = r.loc[items, items].to_numpy()
+        mono[name] = average(sub[~np.eye(len(items), dtype=bool)])
+    out = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    for a in range(len(names)):
+        for b in range(a):
+            hetero = average(r.loc[blocks[names[a]], blocks[names[b]]].to_numpy().ravel())
+            out.iloc[a, b] = out.iloc[b, a] = hetero / np.sqrt(mono[names[a]] * mono[names[b]])
+    return out
+
+
+def composite_reliability(data: pd.DataFrame, blocks: dict[str, list[str]], *, missing: str = "listwise") -> pd.DataFrame:
+    """Dillon–Goldstein rho (rhoC) and average variance extracted per construct, from the loadings
+    on each block's first principal component (the convention of R's plspm):
+    ``rho = (Σλ)² / ((Σλ)² + Σ(1 − λ²))``, ``AVE = mean λ²``. (seminr and cSEM use PLS loadings
+    instead; those come with the PLS path model.)"""
+    frame = _block_data(data, blocks, missing)
+    rows = []
+    for name, items in blocks.items():
+        values, vectors = np.linalg.eigh(frame[items].corr().to_numpy())
+        loadings = np.abs(vectors[:, -1]) * np.sqrt(values[-1])
+        s = loadings.sum() ** 2
+        rows.append({"construct": name, "k": len(items), "rho_dg": s / (s + (1 - loadings ** 2).sum()),
+                     "ave": float(np.mean(loadings ** 2)), "min_loading": float(loadings.min())})
+    return pd.DataFrame(rows).set_index("construct")
+
+
+def fornell_larcker(data: pd.DataFrame, blocks: dict[str, list[str]], *, missing: str = "listwise") -> pd.DataFrame:
+    """Fornell–Larcker matrix: √AVE on the diagonal, correlations between the constructs' first
+    principal component scores below it; discriminant validity holds where each diagonal value
+    exceeds the correlations in its row and column."""
+    frame = _block_data(data, blocks, missing)
+    scores = {}
+    for name, items in blocks.items():
+        z = (frame[items] - frame[items].mean()) / frame[items].std()
+        vectors = np.linalg.eigh(z.corr().to_numpy())[1][:, -1]
+        vectors = vectors * np.sign(vectors.sum())
+        scores[name] = z.to_numpy() @ vectors
+    corr = pd.DataFrame(scores).corr()
+    ave = composite_reliability(data, blocks, missing=missing)["ave"]
+    for name in blocks:
+        corr.loc[name, name] = np.sqrt(ave[name])
+    return corr

@@ -216,3 +216,30 @@ def test_bootstrap_alpha_reuses_design_replicates(codebook):
     out = rel.bootstrap_alpha(items, weights=design.weights, replicate_weights=design.replicates.weights)
     assert out["replicates"] == 200 and out["ci_low"] < out["alpha"] < out["ci_high"]
     assert out["alpha"] == pytest.approx(rel.cronbach_alpha(items, weights=design.weights)["alpha"])
+
+
+HTMT_CASES = {
+    "htmt_bfi": ("bfi_items.csv", {"A": ["A2", "A3", "A4", "A5"], "C": ["C1", "C2", "C3"]}),
+    "htmt_demo": ("demo_index_items.csv", None),
+}
+
+
+@pytest.mark.parametrize("case", list(HTMT_CASES))
+def test_htmt_and_composite_reliability(case, codebook):
+    file, blocks = HTMT_CASES[case]
+    data = pd.read_csv(REF / "data" / file)
+    if blocks is None:
+        blocks = {d.code: [c for ind in d.children for c in ind.weights] for d in codebook.dimensions}
+    ref = PSYCH[case]
+    lower = np.tril_indices(len(blocks), -1)
+    for variant in ("htmt", "htmt2"):
+        ours = rel.htmt(data, blocks, variant=variant)
+        assert list(ours.index) == ref["names"]
+        # R's lower.tri is column-major
+        values = ours.to_numpy().T[np.triu_indices(len(blocks), 1)]
+        close(values, ref[variant])
+        assert np.allclose(ours.to_numpy()[lower], ours.to_numpy().T[lower])
+    cr = rel.composite_reliability(data, blocks)
+    close(cr["rho_dg"], ref["dg_rho"]); close(cr["ave"], ref["ave"])
+    fl = rel.fornell_larcker(data, blocks)
+    assert np.allclose(np.diag(fl), np.sqrt(cr["ave"]))

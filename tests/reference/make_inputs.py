@@ -51,6 +51,8 @@ def main() -> None:
     # the items of the first-level indicator 消费供给 (all cities, 2024) for psych_reference.R
     supply = [c for ind in cb.node("S").children for c in ind.weights]
     survey.data[supply].to_csv(HERE / "data" / "demo_supply_items.csv", index=False, float_format="%.10g")
+    # all index items of the first 2,000 respondents, for HTMT and composite reliability
+    survey.data[cb.index_items].head(2000).to_csv(HERE / "data" / "demo_index_items.csv", index=False, float_format="%.10g")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 # Reference numbers from R's psych package (Revelle) for tests/test_reliability.py.
 #
-#   apt-get install r-base-core r-cran-psych r-cran-jsonlite
+#   apt-get install r-base-core r-cran-psych r-cran-semtools r-cran-jsonlite
 #   Rscript tests/reference/psych_reference.R   # writes tests/reference/psych_reference.json
 #
 # Data: `attitude` (R datasets, complete), psych's `bfi` agreeableness and conscientiousness items
@@ -51,6 +51,33 @@ out$split_attitude6 <- halves(attitude[, 1:6])
 out$split_bfi6 <- halves(bfi_items[, 1:6])
 out$split_demo8 <- halves(demo[, 1:8])
 out$split_attitude7 <- halves(attitude)
+
+# HTMT (Henseler, Ringle & Sarstedt 2015) and HTMT2 (Roemer, Schuberth & Henseler 2021) from semTools;
+# Dillon-Goldstein rho and AVE with the loadings on each block's first principal component (the
+# convention of plspm), computed here from eigen() as plspm itself is not packaged for Debian.
+suppressMessages(library(semTools))
+demo_all <- read.csv(file.path(here, "data", "demo_index_items.csv"))
+blocks <- list(
+  bfi = list(data = bfi_items, blocks = list(A = c("A2", "A3", "A4", "A5"), C = c("C1", "C2", "C3"))),
+  demo = list(data = demo_all, blocks = list(
+    S = c("S1a", "S1b", "S2a", "S2b", "S3a", "S3b", "S4a", "S4b", "S5a", "S6a"),
+    E = c("E1a", "E1b", "E1c", "E2a", "E3a", "E3b", "E4a", "E5a"),
+    R = c("R1a", "R2a", "R2b", "R3a", "R3b", "R4a", "R5a"))))
+for (nm in names(blocks)) {
+  b <- blocks[[nm]]
+  model <- paste(sapply(names(b$blocks), function(f) paste(f, "=~", paste(b$blocks[[f]], collapse = " + "))), collapse = "\n")
+  h1 <- htmt(model, b$data, htmt2 = FALSE)
+  h2 <- htmt(model, b$data, htmt2 = TRUE)
+  x <- na.omit(b$data[, unlist(b$blocks)])
+  pca <- lapply(b$blocks, function(items) {
+    e <- eigen(cor(x[, items]))
+    l <- abs(e$vectors[, 1]) * sqrt(e$values[1])
+    c(rho = sum(l)^2 / (sum(l)^2 + sum(1 - l^2)), ave = mean(l^2))
+  })
+  out[[paste0("htmt_", nm)]] <- list(names = rownames(h1), htmt = unname(h1[lower.tri(h1)]),
+                                     htmt2 = unname(h2[lower.tri(h2)]),
+                                     dg_rho = unname(sapply(pca, `[[`, "rho")), ave = unname(sapply(pca, `[[`, "ave")))
+}
 
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), file.path(here, "psych_reference.json"))
 cat("wrote", file.path(here, "psych_reference.json"), "\n")
