@@ -433,3 +433,40 @@ def fornell_larcker(data: pd.DataFrame, blocks: dict[str, list[str]], *, missing
     for name in blocks:
         corr.loc[name, name] = np.sqrt(ave[name])
     return corr
+
+
+def one_factor_loadings(items: pd.DataFrame, *, missing: str = "pairwise", tol: float = 1e-12,
+                        max_iter: int = 10_000) -> pd.Series:
+    """Loadings of a one-factor model fitted by minimum residuals (unweighted least squares), as
+    ``psych::fa(fm="minres")``: principal-axis iterations — communalities start at the squared
+    multiple correlations and are replaced by the squared loadings until they settle, which is the
+    least-squares fixed point."""
+    data, w, _ = _prepare(items, None, missing)
+    r = _pearson(data, w)
+    h = 1 - 1 / np.diag(np.linalg.inv(r))
+    for _ in range(max_iter):
+        reduced = r.copy()
+        np.fill_diagonal(reduced, h)
+        values, vectors = np.linalg.eigh(reduced)
+        loadings = vectors[:, -1] * np.sqrt(max(values[-1], 0.0))
+        new = loadings ** 2
+        if np.max(np.abs(new - h)) < tol:
+            break
+        h = new
+    else:
+        raise ValueError(f"the one-factor model did not converge in {max_iter} iterations")
+    if (new >= 1).any():
+        raise ValueError("Heywood case: a communality reached 1; the one-factor model does not fit these items")
+    return pd.Series(loadings * np.sign(loadings.sum()), index=data.columns, name="loading")
+
+
+def omega(items: pd.DataFrame, *, missing: str = "pairwise") -> pd.Series:
+    """McDonald's omega total from a one-factor model (``psych::omega(nfactors=1)$omega.tot``):
+    ``ω_t = 1 − Σψ_j / 1ᵀR1`` with ψ = 1 − λ² the uniquenesses of the minres loadings λ and R the
+    item correlations. Returns ``omega_total``, ``k``, ``n`` (rows with any answer for pairwise,
+    complete rows for listwise) and the mean loading."""
+    data, w, n = _prepare(items, None, missing)
+    loadings = one_factor_loadings(items, missing=missing)
+    r = _pearson(data, w)
+    total = 1 - (1 - loadings.to_numpy() ** 2).sum() / r.sum()
+    return pd.Series({"omega_total": total, "k": len(loadings), "n": n, "mean_loading": loadings.mean()}, name="omega")

@@ -52,6 +52,11 @@ out$split_bfi6 <- halves(bfi_items[, 1:6])
 out$split_demo8 <- halves(demo[, 1:8])
 out$split_attitude7 <- halves(attitude)
 
+# omega total from a one-factor (minres) model
+omega_t <- function(x) suppressWarnings(suppressMessages(omega(x, nfactors = 1, plot = FALSE)))$omega.tot
+out$omega <- list(attitude = omega_t(attitude), bfi = omega_t(bfi_items), demo = omega_t(demo),
+                  bfi_loadings = unname(unclass(fa(bfi_items, 1, fm = "minres")$loadings)[, 1]))
+
 # HTMT (Henseler, Ringle & Sarstedt 2015) and HTMT2 (Roemer, Schuberth & Henseler 2021) from semTools;
 # Dillon-Goldstein rho and AVE with the loadings on each block's first principal component (the
 # convention of plspm), computed here from eigen() as plspm itself is not packaged for Debian.
