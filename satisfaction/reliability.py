@@ -236,10 +236,19 @@ def quality_flags(data: pd.DataFrame, items: list[str], *, by: str = "city", don
     return out.reset_index().rename(columns={"index": by})
 
 
-def reliability_table(data: pd.DataFrame, codebook, *, weights=None, lang: str = "zh") -> pd.DataFrame:
+def reliability_table(data: pd.DataFrame, codebook, *, weights=None, lang: str = "zh", by: str | None = None) -> pd.DataFrame:
     """Per first-level indicator: items, n, alpha with Feldt CI, standardised alpha, lambda-6, the
     weakest item by corrected item–total correlation, KMO, and a sentence for non-statisticians.
-    Thresholds: :data:`THRESHOLDS` (alpha < 0.70, r.drop < 0.30, KMO < 0.60 are flagged)."""
+    Thresholds: :data:`THRESHOLDS` (alpha < 0.70, r.drop < 0.30, KMO < 0.60 are flagged).
+    With ``by`` (e.g. ``"city"``), one block of rows per group."""
+    if by is not None:
+        w = None if weights is None else pd.Series(np.asarray(weights, float), index=data.index)
+        parts = []
+        for key, block in data.groupby(by, sort=True):
+            part = reliability_table(block, codebook, weights=None if w is None else w.loc[block.index], lang=lang)
+            part.insert(0, by, key)
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True)
     rows = []
     for dim in codebook.dimensions:
         cols = [c for ind in dim.children for c in ind.weights]

@@ -253,3 +253,16 @@ def test_omega_total_agrees_with_psych(case, file):
         # psych's fa stops its optimiser (optim, L-BFGS-B) a few 1e-6 short of the least-squares
         # fixed point that the principal-axis iterations reach; the omega above agrees to 1e-6
         np.testing.assert_allclose(rel.one_factor_loadings(items), PSYCH["omega"]["bfi_loadings"], rtol=1e-5)
+
+
+def test_reliability_table_per_city(codebook):
+    import satisfaction as sat
+
+    survey = sat.load_survey(REF.parents[1] / "data" / "raw" / "2019", codebook, year=2019)
+    table = rel.reliability_table(survey.data, codebook, by="city")
+    assert len(table) == 14 * 3 and table["city"].nunique() == 14
+    one = survey.data[survey.data.city == "451100"]
+    s = [c for ind in codebook.node("S").children for c in ind.weights]
+    expected = rel.cronbach_alpha(one[s])["alpha"]
+    got = table[(table.city == "451100") & (table.dimension == "消费供给")]["alpha"].iloc[0]
+    assert got == pytest.approx(expected)
