@@ -58,7 +58,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 benchmark: install
-	@for f in benchmarks/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in benchmarks/[!_]*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 demo-data: install
 	$(BIN)/satisfaction synth --out data/raw

@@ -14,17 +14,13 @@ Prints both times and the ratio. Data loading is not timed on either side.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from _rside import time_r
 from satisfaction import reliability as rel
 
 DIMENSIONS = 3
@@ -78,19 +74,7 @@ cat(sprintf('{"seconds": %.3f}\n', proc.time()[["elapsed"]] - t0))
 
 
 def run_r(df: pd.DataFrame, replicates: int) -> float | None:
-    if shutil.which("Rscript") is None:
-        print("Rscript not found: R side skipped (apt-get install r-base-core r-cran-psych)")
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        df.to_csv(tmp / "items.csv", index=False)
-        (tmp / "bench.R").write_text(R_SCRIPT)
-        proc = subprocess.run(["Rscript", str(tmp / "bench.R"), str(tmp / "items.csv"), str(replicates)],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            print("R failed:\n" + proc.stderr[-2000:])
-            return None
-        return json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+    return time_r(R_SCRIPT, {"items.csv": df}, [str(replicates)], "r-cran-psych")
 
 
 def main(argv=None) -> int:

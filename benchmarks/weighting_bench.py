@@ -14,17 +14,13 @@ Prints both times and the ratio. Data loading is not timed on either side.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from _rside import time_r
 from satisfaction import estimate as est
 from satisfaction import weighting as wt
 from satisfaction.design import SurveyDesign, bootstrap_weights
@@ -84,20 +80,7 @@ cat(sprintf('{"seconds": %.3f}\n', proc.time()[["elapsed"]] - t0))
 
 
 def run_r(df: pd.DataFrame, margins: pd.DataFrame, replicates: int, items: list[str]) -> float | None:
-    if shutil.which("Rscript") is None:
-        print("Rscript not found: R side skipped (apt-get install r-base-core r-cran-survey)")
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        df.to_csv(tmp / "data.csv", index=False)
-        margins.to_csv(tmp / "margins.csv", index=False)
-        (tmp / "bench.R").write_text(R_SCRIPT)
-        proc = subprocess.run(["Rscript", str(tmp / "bench.R"), str(tmp / "data.csv"), str(tmp / "margins.csv"),
-                               str(replicates), ",".join(items)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            print("R failed:\n" + proc.stderr[-2000:])
-            return None
-        return json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+    return time_r(R_SCRIPT, {"data.csv": df, "margins.csv": margins}, [str(replicates), ",".join(items)], "r-cran-survey")
 
 
 def main(argv=None) -> int:
