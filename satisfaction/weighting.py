@@ -410,9 +410,11 @@ def poststratify_design(design: SurveyDesign, variable: str, targets, *, by: str
     return design.with_weights(w, Calibration("poststratify", w, margins=(m.cells,), old_weights=design.weights))
 
 
-def margin_model_matrix(df: pd.DataFrame, margins, by: str | None = None) -> tuple[np.ndarray, np.ndarray, list]:
-    """Dummy matrix of the margin cells (n × cells) and the vector of their targets."""
-    _, _, prepared = _prepare(df, margins, np.ones(len(df)), by)
+def margin_model_matrix(df: pd.DataFrame, margins, by: str | None = None, weights=None) -> tuple[np.ndarray, np.ndarray, list]:
+    """Dummy matrix of the margin cells (n × cells) and the vector of their targets (shares scaled
+    to the group totals of ``weights``, default 1 per respondent)."""
+    base = np.ones(len(df)) if weights is None else np.asarray(weights, float)
+    _, _, prepared = _prepare(df, margins, base, by)
     blocks, targets, labels = [], [], []
     for m in prepared:
         used = np.flatnonzero(np.bincount(m.cells, minlength=len(m.targets)) > 0)
@@ -432,10 +434,7 @@ def calibrate_design(design: SurveyDesign, margins, *, by: str | None = None, me
     variance uses the residuals of the weighted regression on the calibration variables.
     Margins given as shares are scaled to the initial weight total of their group.
     """
-    x, totals, _ = margin_model_matrix(design.data, margins, by)
-    # shares → counts, as in _prepare, needs the design's own weights
-    _, _, prepared = _prepare(design.data, margins, design.weights, by)
-    totals = np.concatenate([m.targets[np.flatnonzero(np.bincount(m.cells, minlength=len(m.targets)) > 0)] for m in prepared])
+    x, totals, _ = margin_model_matrix(design.data, margins, by, weights=design.weights)
     d = design.weights
     if method == "linear":
         xtwx = x.T @ (x * d[:, None])
