@@ -149,3 +149,6 @@ def score_table(scores: pd.DataFrame, codebook: Codebook, *, by: str = "city") -
     out = pd.concat([wide[[idx]], head, wide[[d.code for d in codebook.dimensions]]], axis=1)
     out.insert(0, "rank", out[idx].rank(ascending=False, method="min").astype("Int64"))
     return out.sort_values(["rank", idx], ascending=[True, False]).reset_index()
+
+
+from .pls import PLSResult, pls_path  # noqa: E402  (the structural-model index lives in its own module)

@@ -389,7 +389,7 @@ def htmt(data: pd.DataFrame, blocks: dict[str, list[str]], *, variant: str = "ht
     ``HTMT_ij = mean r(items of i, items of j) / √(mean r within i · mean r within j)`` over
     off-diagonal item correlations; ``variant="htmt2"`` uses geometric means (Roemer, Schuberth &
     Henseler 2021). As ``semTools::htmt``. Values above 0.85 (or 0.90) suggest the two constructs
-    are not distinct."""
+    are not distinct. A single-item construct's monotrait correlation counts as 1 (seminr)."""
     if variant not in ("htmt", "htmt2"):
         raise ValueError("variant must be 'htmt' or 'htmt2'")
     frame = _block_data(data, blocks, missing)
@@ -401,7 +401,7 @@ def htmt(data: pd.DataFrame, blocks: dict[str, list[str]], *, variant: str = "ht
     mono = {}
     for name, items in blocks.items():
         sub = r.loc[items, items].to_numpy()
-        mono[name] = average(sub[~np.eye(len(items), dtype=bool)])
+        mono[name] = average(sub[~np.eye(len(items), dtype=bool)]) if len(items) > 1 else 1.0
     out = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
     for a in range(len(names)):
         for b in range(a):
