@@ -58,6 +58,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 benchmark: install
+	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
 	@for f in benchmarks/[!_]*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 demo-data: install

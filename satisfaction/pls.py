@@ -143,6 +143,12 @@ class PLSModel:
         return out
 
     @cached_property
+    def neighbours(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per LV: indices of its predecessors and of its successors."""
+        a = self.adjacency
+        return [(np.flatnonzero(a[:, k]), np.flatnonzero(a[k])) for k in range(a.shape[0])]
+
+    @cached_property
     def membership(self) -> np.ndarray:
         """p × L outer design matrix (1 where item j belongs to LV k)."""
         m = np.zeros((len(self.items), len(self.blocks)))
@@ -179,9 +185,10 @@ def _inner_weights(R: np.ndarray, model: PLSModel, scheme: str) -> np.ndarray:
     if scheme == "factorial":
         return R * both
     E = np.zeros_like(R)
-    for k in range(a.shape[0]):
-        pred, succ = np.flatnonzero(a[:, k]), np.flatnonzero(a[k])
-        if pred.size:
+    for k, (pred, succ) in enumerate(model.neighbours):
+        if pred.size == 1:
+            E[:, pred[0], k] = R[:, pred[0], k]
+        elif pred.size:
             E[:, pred, k] = np.linalg.solve(R[:, pred[:, None], pred], R[:, pred, k][..., None])[..., 0]
         if succ.size:
             E[:, succ, k] = R[:, k, succ]
@@ -252,11 +259,9 @@ def _fit(S: np.ndarray, model: PLSModel, scheme: str, tol: float, max_iter: int)
     R, _ = _lv_correlation(S, W)
     sd = np.sqrt(np.einsum("bpp->bp", S))
     loadings = (S @ W) / sd[:, :, None]
-    a = model.adjacency
     paths = np.zeros_like(R)
     r2 = np.zeros(R.shape[:2])
-    for k in range(a.shape[0]):
-        pred = np.flatnonzero(a[:, k])
+    for k, (pred, _) in enumerate(model.neighbours):
         if pred.size:
             beta = np.linalg.solve(R[:, pred[:, None], pred], R[:, pred, k][..., None])[..., 0]
             paths[:, pred, k] = beta
@@ -275,7 +280,7 @@ def _prepare(data: pd.DataFrame, model: PLSModel, weights, missing: str):
     if absent:
         raise PLSError(f"items {absent} are not columns of the data")
     frame = data[model.items]
-    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    bad = [c for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     if bad:
         raise PLSError(f"items {bad} are not numeric")
     if isinstance(weights, str):
