@@ -118,14 +118,9 @@ def cmd_index(args) -> int:
     survey = read_processed(_root_path(args.processed_dir, "data", "processed") / str(args.year), cb)
     design = survey_design(survey.data, cb, weighted=not args.unweighted)
     if args.method == "replicate":
-        from .design import bootstrap_weights
-        from .weighting import load_margins, rake_replicates, MARGIN_PREFIX
+        from .weighting import replicate_design
 
-        design = bootstrap_weights(design, args.replicates, seed=args.seed)
-        if not args.unweighted:
-            margins = load_margins(cb.margins_path)
-            margins = margins.assign(variable=MARGIN_PREFIX + margins["variable"])
-            design = rake_replicates(design, margins, by=cb.weighting["by"])
+        design = replicate_design(design, cb, replicates=args.replicates, seed=args.seed, weighted=not args.unweighted)
     table = score_table(weighted_scores(design, cb, method=args.method), cb)
     lang = args.lang
     table.insert(2, "name", table["city"].map(lambda c: cb.city_label(c, lang)))

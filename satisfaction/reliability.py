@@ -193,7 +193,7 @@ def bartlett_sphericity(items: pd.DataFrame, *, weights=None, missing: str = "pa
 # ---- data quality ------------------------------------------------------------------------------------
 
 #: Thresholds of the reliability table (the usual rules of thumb).
-THRESHOLDS = {"alpha": 0.70, "r_drop": 0.30, "kmo": 0.60}
+THRESHOLDS = {"alpha": 0.70, "r_drop": 0.30, "kmo": 0.60, "ave": 0.50, "htmt": 0.85}
 
 
 def straightlining(items: pd.DataFrame, *, min_items: int = 5) -> pd.Series:
@@ -236,53 +236,106 @@ def quality_flags(data: pd.DataFrame, items: list[str], *, by: str = "city", don
     return out.reset_index().rename(columns={"index": by})
 
 
-def reliability_table(data: pd.DataFrame, codebook, *, weights=None, lang: str = "zh", by: str | None = None) -> pd.DataFrame:
-    """Per first-level indicator: items, n, alpha with Feldt CI, standardised alpha, lambda-6, the
-    weakest item by corrected item–total correlation, KMO, and a sentence for non-statisticians.
-    Thresholds: :data:`THRESHOLDS` (alpha < 0.70, r.drop < 0.30, KMO < 0.60 are flagged).
-    With ``by`` (e.g. ``"city"``), one block of rows per group."""
+def reliability_table(data: pd.DataFrame, codebook, *, weights=None, lang: str = "zh", by: str | None = None,
+                      replicate_weights: np.ndarray | None = None, bootstrap: int = 0, seed: int | None = None,
+                      ci: float = 0.95) -> pd.DataFrame:
+    """Per first-level indicator: items, n, alpha with its Feldt interval and (optionally) a bootstrap
+    interval, standardised alpha, lambda-6, omega total (one factor) and omega hierarchical (when the
+    indicator has three or more second-level indicators and six or more items), the weakest item by
+    corrected item–total correlation, KMO, AVE (first-component loadings), the largest HTMT with
+    another indicator, the flags and a sentence for non-statisticians.
+
+    Thresholds (:data:`THRESHOLDS`): alpha < 0.70, r.drop < 0.30, KMO < 0.60, AVE < 0.50 and
+    HTMT > 0.85 are flagged. The bootstrap interval uses ``replicate_weights`` (n × B, e.g. a
+    design's re-raked replicates, so it carries the weighting) or ``bootstrap`` resamples of the
+    respondents. With ``by`` (e.g. ``"city"``), one block of rows per group."""
     if by is not None:
         w = None if weights is None else pd.Series(np.asarray(weights, float), index=data.index)
+        reps = None if replicate_weights is None else np.asarray(replicate_weights, dtype=float)
         parts = []
         for key, block in data.groupby(by, sort=True):
-            part = reliability_table(block, codebook, weights=None if w is None else w.loc[block.index], lang=lang)
+            rows = data.index.get_indexer(block.index)
+            part = reliability_table(block, codebook, weights=None if w is None else w.loc[block.index], lang=lang,
+                                     replicate_weights=None if reps is None else reps[rows], bootstrap=bootstrap,
+                                     seed=seed, ci=ci)
             part.insert(0, by, key)
             parts.append(part)
         return pd.concat(parts, ignore_index=True)
+    blocks = {dim.code: [c for ind in dim.children for c in ind.weights] for dim in codebook.dimensions}
+    validity = composite_reliability(data, blocks)
+    ht = htmt(data, blocks) if len(blocks) > 1 else None
     rows = []
     for dim in codebook.dimensions:
-        cols = [c for ind in dim.children for c in ind.weights]
-        a = cronbach_alpha(data[cols], weights=weights)
+        cols = blocks[dim.code]
+        a = cronbach_alpha(data[cols], weights=weights, ci=ci)
         table = item_analysis(data[cols], weights=weights)
         weakest = table["r_drop"].idxmin()
         overall_kmo, _ = kmo(data[cols], missing="listwise")
+        boot_low = boot_high = np.nan
+        if replicate_weights is not None or bootstrap:
+            b = bootstrap_alpha(data[cols], replicates=bootstrap or 1000, seed=seed, weights=weights,
+                                replicate_weights=replicate_weights, ci=ci)
+            boot_low, boot_high = b["ci_low"], b["ci_high"]
+        om_total = _or_nan(lambda: omega(data[cols])["omega_total"])
+        om_h = np.nan
+        if len(dim.children) >= 3 and len(cols) >= 6:
+            h = _or_nan(lambda: omega_hierarchical(data[cols], nfactors=3))
+            om_h = np.nan if not isinstance(h, pd.Series) or h["heywood"] else h["omega_h"]
+        others = ht.loc[dim.code].drop(dim.code) if ht is not None else pd.Series(dtype=float)
+        closest = others.idxmax() if len(others) else None
+        max_htmt = others.max() if len(others) else np.nan
+        ave = validity.loc[dim.code, "ave"]
         label = dim.label(lang)
         weak_label = codebook.items[weakest].label(lang)
+        flags = {"alpha": a["alpha"] < THRESHOLDS["alpha"], "r_drop": table.loc[weakest, "r_drop"] < THRESHOLDS["r_drop"],
+                 "kmo": overall_kmo < THRESHOLDS["kmo"], "ave": ave < THRESHOLDS["ave"],
+                 "htmt": max_htmt > THRESHOLDS["htmt"]}
+        closest_label = None if closest is None else next(d.label(lang) for d in codebook.dimensions if d.code == closest)
         rows.append({
             "dimension": label, "k": int(a["k"]), "n": int(a["n"]), "alpha": a["alpha"], "ci_low": a["ci_low"],
-            "ci_high": a["ci_high"], "std_alpha": a["std_alpha"], "lambda6": a["lambda6"],
+            "ci_high": a["ci_high"], "boot_low": boot_low, "boot_high": boot_high, "std_alpha": a["std_alpha"],
+            "lambda6": a["lambda6"], "omega_total": om_total, "omega_h": om_h,
             "weakest_item": weak_label, "weakest_r_drop": table.loc[weakest, "r_drop"], "kmo": overall_kmo,
-            "flags": ", ".join(f for f, bad in (("alpha", a["alpha"] < THRESHOLDS["alpha"]),
-                                                ("r_drop", table.loc[weakest, "r_drop"] < THRESHOLDS["r_drop"]),
-                                                ("kmo", overall_kmo < THRESHOLDS["kmo"])) if bad),
-            "verdict": _verdict(label, a, weak_label, table.loc[weakest, "r_drop"], lang),
+            "ave": ave, "max_htmt": max_htmt, "htmt_with": closest_label,
+            "flags": ", ".join(f for f, bad in flags.items() if bad),
+            "verdict": _verdict(label, a, weak_label, table.loc[weakest, "r_drop"], lang, max_htmt, closest_label, ave),
         })
     return pd.DataFrame(rows)
 
 
-def _verdict(label: str, a: pd.Series, weakest: str, r_drop: float, lang: str) -> str:
+def _or_nan(compute):
+    """A factor model that does not fit (Heywood case, no convergence) gives NaN in the table."""
+    try:
+        return compute()
+    except (ValueError, np.linalg.LinAlgError):
+        return np.nan
+
+
+def _verdict(label: str, a: pd.Series, weakest: str, r_drop: float, lang: str, max_htmt: float = np.nan,
+             closest: str | None = None, ave: float = np.nan) -> str:
     good = a["alpha"] >= THRESHOLDS["alpha"]
+    overlap = bool(max_htmt > THRESHOLDS["htmt"])
     if lang == "en":
         text = (f"The {int(a['k'])} items of {label} measure one thing consistently (alpha = {a['alpha']:.2f}); "
                 "their scores can be combined." if good else
                 f"The items of {label} agree only weakly (alpha = {a['alpha']:.2f} < 0.70); read this score with care.")
         if r_drop < THRESHOLDS["r_drop"]:
             text += f" '{weakest}' goes its own way (r.drop = {r_drop:.2f}); review its wording."
+        if ave < THRESHOLDS["ave"]:
+            text += (f" Each item also carries much of its own (AVE = {ave:.2f} < 0.50): report the combined score "
+                     "rather than single items.")
+        if overlap:
+            text += (f" It is hard to tell apart from {closest} (HTMT = {max_htmt:.2f} > 0.85): respondents may not "
+                     "distinguish the two.")
         return text
     text = (f"{label}的 {int(a['k'])} 个题目测量一致（α = {a['alpha']:.2f}），可以合并为一个得分。" if good else
             f"{label}各题目之间一致性偏低（α = {a['alpha']:.2f} < 0.70），该得分需谨慎解读。")
     if r_drop < THRESHOLDS["r_drop"]:
         text += f"题目“{weakest}”与其他题目关联较弱（r.drop = {r_drop:.2f}），建议复核题目表述。"
+    if ave < THRESHOLDS["ave"]:
+        text += f"单个题目各自包含较多独有信息（AVE = {ave:.2f} < 0.50），宜发布合并得分而非单题结果。"
+    if overlap:
+        text += f"它与{closest}区分度不足（HTMT = {max_htmt:.2f} > 0.85），受访者可能并未区分二者。"
     return text
 
 
@@ -410,11 +463,25 @@ def htmt(data: pd.DataFrame, blocks: dict[str, list[str]], *, variant: str = "ht
     return out
 
 
-def composite_reliability(data: pd.DataFrame, blocks: dict[str, list[str]], *, missing: str = "listwise") -> pd.DataFrame:
-    """Dillon–Goldstein rho (rhoC) and average variance extracted per construct, from the loadings
-    on each block's first principal component (the convention of R's plspm):
-    ``rho = (Σλ)² / ((Σλ)² + Σ(1 − λ²))``, ``AVE = mean λ²``. (seminr and cSEM use PLS loadings
-    instead; those come with the PLS path model.)"""
+def composite_reliability(data: pd.DataFrame, blocks: dict[str, list[str]], *, missing: str = "listwise",
+                          paths=None, **pls_options) -> pd.DataFrame:
+    """Composite reliability (Dillon–Goldstein rho, rhoC) and average variance extracted per
+    construct: ``rho = (Σλ)² / ((Σλ)² + Σ(1 − λ²))``, ``AVE = mean λ²``. Two conventions for the
+    loadings λ, both supported:
+
+    * ``paths=None`` (R plspm's ``unidim``): loadings on each block's first principal component,
+      with the block's first two eigenvalues (unidimensional: the first above 1, the second below);
+    * ``paths`` given (seminr / cSEM): loadings of the PLS path model with that structural model
+      (:func:`satisfaction.pls.pls_path`, options passed on), plus Dijkstra–Henseler rhoA.
+    """
+    if paths is not None:
+        from .pls import pls_path
+
+        fit = pls_path(data, blocks, paths, missing="listwise" if missing == "listwise" else "mean", **pls_options)
+        out = fit.reliability.rename(columns={"rhoC": "rho_c", "rhoA": "rho_a", "AVE": "ave"})
+        out.insert(0, "k", [len(blocks[lv]) for lv in out.index])
+        out["min_loading"] = [fit.loadings[list(blocks[lv])].min() for lv in out.index]
+        return out.rename_axis("construct")
     frame = _block_data(data, blocks, missing)
     rows = []
     for name, items in blocks.items():
@@ -422,7 +489,8 @@ def composite_reliability(data: pd.DataFrame, blocks: dict[str, list[str]], *, m
         loadings = np.abs(vectors[:, -1]) * np.sqrt(values[-1])
         s = loadings.sum() ** 2
         rows.append({"construct": name, "k": len(items), "rho_dg": s / (s + (1 - loadings ** 2).sum()),
-                     "ave": float(np.mean(loadings ** 2)), "min_loading": float(loadings.min())})
+                     "ave": float(np.mean(loadings ** 2)), "min_loading": float(loadings.min()),
+                     "eig_1st": values[-1], "eig_2nd": values[-2] if len(items) > 1 else np.nan})
     return pd.DataFrame(rows).set_index("construct")
 
 
@@ -479,3 +547,137 @@ def omega(items: pd.DataFrame, *, missing: str = "pairwise") -> pd.Series:
     r = _pearson(data, w)
     total = 1 - (1 - loadings.to_numpy() ** 2).sum() / r.sum()
     return pd.Series({"omega_total": total, "k": len(loadings), "n": n, "mean_loading": loadings.mean()}, name="omega")
+
+
+# ---- hierarchical omega (Schmid–Leiman) -------------------------------------------------------------
+
+
+def _minres(r: np.ndarray, nfactors: int, tol: float = 1e-12, max_iter: int = 5_000) -> np.ndarray:
+    """Unrotated loadings of an ``nfactors`` minimum-residual (unweighted least squares) factor
+    model of the correlation matrix r: principal-axis iterations from the squared multiple
+    correlations to their fixed point (``psych::fa(fm="minres")``). Raises ValueError when a
+    communality reaches 1 (Heywood case) or the iterations do not settle."""
+    h = 1 - 1 / np.diag(np.linalg.inv(r))
+    for _ in range(max_iter):
+        reduced = r.copy()
+        np.fill_diagonal(reduced, h)
+        values, vectors = np.linalg.eigh(reduced)
+        values, vectors = values[::-1][:nfactors], vectors[:, ::-1][:, :nfactors]
+        loadings = vectors * np.sqrt(np.clip(values, 0, None))
+        new = (loadings ** 2).sum(axis=1)
+        if np.max(np.abs(new - h)) < tol:
+            break
+        if (new >= 1).any():
+            raise ValueError(f"Heywood case: a communality of the {nfactors}-factor model reached 1")
+        h = new
+    else:
+        raise ValueError(f"the {nfactors}-factor model did not converge in {max_iter} iterations")
+    return loadings * np.where(loadings.sum(axis=0) < 0, -1.0, 1.0)
+
+
+def _varimax(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Kaiser-normalised varimax rotation, as R's ``stats::varimax``."""
+    sc = np.sqrt((x ** 2).sum(axis=1))
+    x = x / sc[:, None]
+    p, k = x.shape
+    rot, d = np.eye(k), 0.0
+    for _ in range(1000):
+        z = x @ rot
+        b = x.T @ (z ** 3 - z * (z ** 2).sum(axis=0) / p)
+        u, s, vt = np.linalg.svd(b)
+        rot = u @ vt
+        d_past, d = d, s.sum()
+        if d < d_past * (1 + eps):
+            break
+    return (x @ rot) * sc[:, None]
+
+
+def _oblimin(a: np.ndarray, eps: float = 1e-5, max_iter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Direct quartimin (oblimin, γ = 0) by gradient projection (Bernaards & Jennrich 2005;
+    ``GPArotation::GPFoblq``). Returns the pattern loadings and the factor correlations Φ."""
+    k = a.shape[1]
+    off = 1.0 - np.eye(k)
+
+    def criterion(lam):
+        x = (lam ** 2) @ off
+        return lam * x, (lam ** 2 * x).sum() / 4
+
+    t = np.eye(k)
+    lam = a @ np.linalg.inv(t).T
+    gq, f = criterion(lam)
+    g = -(lam.T @ gq @ np.linalg.inv(t)).T
+    alpha = 1.0
+    for _ in range(max_iter + 1):
+        gp = g - t * (t * g).sum(axis=0)
+        s = np.sqrt((gp ** 2).sum())
+        if s < eps:
+            break
+        alpha *= 2
+        for _ in range(11):
+            x = t - alpha * gp
+            t_new = x / np.sqrt((x ** 2).sum(axis=0))
+            lam = a @ np.linalg.inv(t_new).T
+            gq_new, f_new = criterion(lam)
+            if f - f_new > 0.5 * s ** 2 * alpha:
+                break
+            alpha /= 2
+        t, f = t_new, f_new
+        g = -(lam.T @ gq_new @ np.linalg.inv(t)).T
+    return lam, t.T @ t
+
+
+def _heywood_gamma(phi: np.ndarray) -> np.ndarray:
+    """General-factor loadings of a group-factor correlation matrix whose one-factor model is a
+    Heywood case: the first principal axis with the communalities of the last admissible step
+    (kept only so that the caller can report ω_h as not identified)."""
+    values, vectors = np.linalg.eigh(phi)
+    loadings = vectors[:, -1] * np.sqrt(values[-1])
+    return np.where(loadings.sum() < 0, -loadings, loadings) / np.abs(loadings).max()
+
+
+def omega_hierarchical(items: pd.DataFrame, *, nfactors: int = 3, missing: str = "pairwise",
+                       correlation: bool = False) -> pd.Series:
+    """McDonald's omega hierarchical and omega total from a Schmid–Leiman solution, as
+    ``psych::omega(nfactors=…, fm="minres", rotate="oblimin")``.
+
+    An ``nfactors`` minres model (varimax, then oblimin) gives group-factor patterns F and factor
+    correlations Φ; a one-factor minres model of Φ gives the general factor's loadings γ on the
+    group factors, so each item's general loading is ``g = F γ``. With R the item correlations
+    (items keyed so that g ≥ 0) and h² the communalities,
+
+        ω_h = (Σ g)² / 1ᵀR1,        ω_t = 1 − Σ (1 − h²) / 1ᵀR1
+
+    ω_h is the share of total-score variance due to one general factor: how far a dimension's
+    sub-indicators measure one thing. ``ecv`` is the explained common variance of g. ``heywood``
+    flags a general factor loading a group factor at 1 or more (group factors correlating near 1):
+    ω_h is then not identified — psych and this function give different numbers — and the
+    dimension is better treated as one factor (use :func:`omega`). Needs
+    three group factors or more (psych's identification). ``correlation=True``: ``items`` is
+    already a correlation matrix (``n`` is then unknown)."""
+    if nfactors < 3:
+        raise ValueError("omega hierarchical needs nfactors ≥ 3 (psych's 'equal' option for 2 is arbitrary)")
+    if correlation:
+        r, n = np.asarray(items, dtype=float), np.nan
+    else:
+        data, w, n = _prepare(items, None, missing)
+        r = _pearson(data, w)
+    if r.shape[1] < 2 * nfactors:
+        raise ValueError(f"{r.shape[1]} items are too few for {nfactors} group factors")
+    orthogonal = _minres(r, nfactors)
+    pattern, phi = _oblimin(_varimax(orthogonal))
+    try:
+        gamma = _minres(phi, 1)[:, 0]
+    except ValueError:  # the general factor loads a group factor at 1 or more: not identified
+        gamma = _heywood_gamma(phi)
+    g = pattern @ gamma
+    key = np.where(g < 0, -1.0, 1.0)
+    keyed = r * np.outer(key, key)
+    g = g * key
+    h2 = (orthogonal ** 2).sum(axis=1)
+    total = keyed.sum()
+    # group-factor loadings after the general factor is taken out (psych: sign(F)·√(F² − (Fγ)²))
+    group_sq = np.clip(pattern ** 2 - (pattern * gamma) ** 2, 0, None)
+    return pd.Series({"omega_h": g.sum() ** 2 / total, "omega_total": 1 - (1 - h2).sum() / total,
+                      "ecv": (g ** 2).sum() / ((g ** 2).sum() + group_sq.sum()), "nfactors": nfactors,
+                      "k": r.shape[1], "n": n, "heywood": bool((gamma ** 2 >= 1 - 1e-6).any() or (h2 >= 1 - 1e-6).any())},
+                     name="omega_hierarchical")

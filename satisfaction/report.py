@@ -14,6 +14,8 @@ run leaves the previous report untouched.
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import base64
 import os
 import re
@@ -27,13 +29,15 @@ from .codebook import Codebook, load_codebook
 from .estimate import margin_of_error
 from .index import sample_sizes, score_table, weighted_scores
 from .reliability import quality_flags, reliability_table
-from .weighting import survey_design
+from .weighting import replicate_design, survey_design
 from .io import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
 from .labels import check_lang, t
 from .paths import notebooks_dir, processed_dir, project_root, reports_dir, resolve
 
 STAGING_ENV = "SATISFACTION_REPORT_STAGING"
 NOTEBOOK = "annual_report.ipynb"
+#: Bootstrap replicates behind the report's intervals (re-raked, seeded by the year).
+REPLICATES = 500
 
 
 class AnnualReport:
@@ -144,18 +148,30 @@ class AnnualReport:
     def quality_markdown(self) -> str:
         return t("quality_note", self.lang)
 
+    @cached_property
+    def replicate_design(self):
+        """The design with re-raked bootstrap replicates (seeded by the year: same data, same report)."""
+        return replicate_design(self.design, self.codebook, replicates=REPLICATES, seed=self.year)
+
     def reliability_table(self) -> pd.DataFrame:
-        """Per first-level indicator: alpha with its Feldt interval, KMO, the weakest item, a verdict."""
-        table = reliability_table(self.design.data, self.codebook, weights=self.design.weights, lang=self.lang)
+        """Per first-level indicator: alpha with its Feldt and bootstrap intervals, omega, AVE,
+        HTMT, KMO, the weakest item and a verdict."""
+        reps = self.replicate_design.replicates.materialize(self.design.n).weights
+        table = reliability_table(self.design.data, self.codebook, weights=self.design.weights, lang=self.lang,
+                                  replicate_weights=reps)
+        fmt = lambda v: "—" if pd.isna(v) else f"{v:.3f}"  # noqa: E731
         return pd.DataFrame({
             t("col_dimension", self.lang): table["dimension"],
             t("col_items", self.lang): table["k"],
             t("col_n", self.lang): table["n"],
             t("col_alpha", self.lang): [f"{a:.3f} ({lo:.3f}–{hi:.3f})" for a, lo, hi in zip(table["alpha"], table["ci_low"], table["ci_high"])],
+            t("col_alpha_boot", self.lang): [f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(table["boot_low"], table["boot_high"])],
             t("col_std_alpha", self.lang): table["std_alpha"].round(3),
-            t("col_lambda6", self.lang): table["lambda6"].round(3),
+            t("col_omega", self.lang): [f"{fmt(a)} / {fmt(b)}" for a, b in zip(table["omega_total"], table["omega_h"])],
             t("col_weakest", self.lang): [f"{i} ({r:.2f})" for i, r in zip(table["weakest_item"], table["weakest_r_drop"])],
             t("col_kmo", self.lang): table["kmo"].round(3),
+            t("col_ave", self.lang): table["ave"].round(3),
+            t("col_htmt", self.lang): [f"{h:.2f} ({w})" if w else "—" for h, w in zip(table["max_htmt"], table["htmt_with"])],
             t("col_verdict", self.lang): table["verdict"],
         })
 

@@ -496,3 +496,18 @@ def survey_design(data: pd.DataFrame, codebook, *, margins: pd.DataFrame | None 
     margins = load_margins(codebook.margins_path) if margins is None else margins
     margins = margins.assign(variable=MARGIN_PREFIX + margins["variable"].astype(str))
     return rake_design(design, margins, by=by, **rake_options)
+
+
+def replicate_design(design: SurveyDesign, codebook, *, replicates: int = 500, seed: int | None = None,
+                     weighted: bool = True) -> SurveyDesign:
+    """The design with Rao–Wu bootstrap replicates (strata = the codebook's raking groups), each
+    re-raked to the codebook's margins when the design is weighted, so that replicate SEs and
+    intervals carry the raking."""
+    from .design import bootstrap_weights
+
+    design = bootstrap_weights(design, replicates, seed=seed)
+    if weighted and codebook.weighting:
+        margins = load_margins(codebook.margins_path)
+        margins = margins.assign(variable=MARGIN_PREFIX + margins["variable"].astype(str))
+        design = rake_replicates(design, margins, by=codebook.weighting.get("by", "city"))
+    return design

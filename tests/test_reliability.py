@@ -153,8 +153,10 @@ def test_reliability_table_flags_and_sentences(codebook):
     survey = sat.load_survey(REF.parents[1] / "data" / "raw" / "2024", codebook, year=2024)
     table = rel.reliability_table(survey.data, codebook)
     assert table["dimension"].tolist() == ["消费供给", "消费环境", "消费维权"]
-    assert table["alpha"].between(0.7, 0.9).all() and (table["flags"] == "").all()
-    assert table["verdict"].str.contains("可以合并为一个得分").all()
+    # consistent scales of 8–10 items whose items each carry much of their own (AVE ≈ 0.3)
+    assert table["alpha"].between(0.7, 0.9).all() and (table["flags"] == "ave").all()
+    assert table["verdict"].str.contains("可以合并为一个得分").all() and table["verdict"].str.contains("AVE").all()
+    assert table["max_htmt"].between(0, 0.85).all() and table["omega_total"].between(0.7, 0.9).all()
     noisy = survey.data.copy()
     rng = np.random.default_rng(0)
     noisy["S1a"] = rng.integers(1, 6, len(noisy)).astype(float)   # an item unrelated to the rest
@@ -266,3 +268,71 @@ def test_reliability_table_per_city(codebook):
     expected = rel.cronbach_alpha(one[s])["alpha"]
     got = table[(table.city == "451100") & (table.dimension == "消费供给")]["alpha"].iloc[0]
     assert got == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("case, nfactors", [("thurstone_3", 3), ("harman_4", 4), ("harman_3", 3)])
+def test_omega_hierarchical_agrees_with_psych(case, nfactors):
+    name = case.split("_")[0]
+    r = pd.read_csv(REF / "data" / {"thurstone": "thurstone.csv", "harman": "harman74.csv"}[name], index_col=0)
+    got = rel.omega_hierarchical(r, nfactors=nfactors, correlation=True)
+    expected = PSYCH["omega_hierarchical"][case]
+    # psych fits minres with optim(), which stops ~1e-6 short of the least-squares fixed point
+    for key in ("omega_h", "omega_total", "ecv"):
+        assert got[key] == pytest.approx(expected[key], abs=2e-6), key
+    assert not got["heywood"]
+
+
+def test_omega_hierarchical_flags_an_unidentified_general_factor():
+    # the demo's 消费供给 items are nearly one-dimensional: the group factors correlate ~0.9, the
+    # general factor loads one of them above 1, and omega_h is not identified (psych 0.797, ours 0.803)
+    items = pd.read_csv(REF / "data" / "demo_supply_items.csv")
+    got = rel.omega_hierarchical(items, nfactors=3)
+    expected = PSYCH["omega_hierarchical"]["demo_3"]
+    assert got["omega_total"] == pytest.approx(expected["omega_total"], abs=1e-5)
+    assert got["heywood"]
+
+
+def test_omega_hierarchical_is_invariant_to_item_order():
+    r = pd.read_csv(REF / "data" / "thurstone.csv", index_col=0)
+    order = list(reversed(r.columns))
+    a = rel.omega_hierarchical(r, nfactors=3, correlation=True)
+    b = rel.omega_hierarchical(r.loc[order, order], nfactors=3, correlation=True)
+    assert a["omega_h"] == pytest.approx(b["omega_h"], abs=1e-8)
+
+
+PLS_REF = REF / "pls"
+
+
+def test_composite_reliability_first_component_matches_plspm_unidim():
+    ref = json.loads((PLS_REF / "plspm_r_outputs.json").read_text())["satisfaction"]
+    data = pd.read_csv(PLS_REF / "satisfaction.csv", index_col=0)
+    got = rel.composite_reliability(data, ref["blocks"])
+    for lv, row in ref["unidim"].items():
+        assert got.loc[lv, "rho_dg"] == pytest.approx(row["dillon_goldstein_rho"], abs=1e-10)
+        assert got.loc[lv, "eig_1st"] == pytest.approx(row["eig_1st"], abs=1e-10)
+        assert got.loc[lv, "eig_2nd"] == pytest.approx(row["eig_2nd"], abs=1e-10)
+        assert rel.cronbach_alpha(data[ref["blocks"][lv]])["std_alpha"] == pytest.approx(row["cronbach_alpha"], abs=1e-10)
+
+
+def test_composite_reliability_pls_loadings_match_seminr():
+    ref = json.loads((PLS_REF / "seminr_reference.json").read_text())
+    data = pd.read_csv(PLS_REF / "mobi.csv")
+    got = rel.composite_reliability(data, ref["blocks"], paths=ref["paths"], modes=ref["modes"], tol=1e-20, max_iter=1000)
+    expected = pd.DataFrame(ref["path"]["reliability"]).T
+    np.testing.assert_allclose(got.loc[expected.index, ["rho_c", "ave", "rho_a"]],
+                               expected[["rhoC", "AVE", "rhoA"]], atol=1e-6)
+
+
+@pytest.mark.parametrize("case, file", [("attitude", "attitude.csv"), ("demo", "demo_supply_items.csv")])
+def test_weighted_kmo_and_bartlett_agree_with_psych_on_the_weighted_correlations(case, file):
+    items = pd.read_csv(REF / "data" / file)
+    weights = 1 + (np.arange(1, len(items) + 1) % 4) / 2
+    expected = PSYCH["weighted_validity"][case]
+    overall, per_item = rel.kmo(items, weights=weights, missing="listwise")
+    assert overall == pytest.approx(expected["kmo"], abs=1e-10)
+    np.testing.assert_allclose(per_item, expected["kmo_items"], atol=1e-10)
+    test = rel.bartlett_sphericity(items, weights=weights, missing="listwise")
+    assert test["chi2"] == pytest.approx(expected["chi2"], rel=1e-10)
+    assert test["df"] == expected["df"] and test["n"] == expected["n"]
+    # weights matter: the unweighted statistic differs
+    assert rel.kmo(items, missing="listwise")[0] != pytest.approx(expected["kmo"], abs=1e-6)

@@ -84,5 +84,32 @@ for (nm in names(blocks)) {
                                      dg_rho = unname(sapply(pca, `[[`, "rho")), ave = unname(sapply(pca, `[[`, "ave")))
 }
 
+# omega hierarchical (Schmid-Leiman: minres, varimax then oblimin, general factor from Phi), on
+# correlation matrices shipped with R (Thurstone's 9 ability tests, Harman's 24 tests) and the demo
+suppressMessages(library(GPArotation))
+omega_h <- function(x, nf) {
+  o <- suppressWarnings(suppressMessages(omega(x, nfactors = nf, plot = FALSE)))
+  list(omega_h = o$omega_h, omega_total = o$omega.tot, ecv = unname(o$ECV))
+}
+data(Thurstone, package = "psych")
+harman <- cov2cor(datasets::Harman74.cor$cov)
+write.csv(Thurstone, file.path(here, "data", "thurstone.csv"))
+write.csv(harman, file.path(here, "data", "harman74.csv"))
+out$omega_hierarchical <- list(thurstone_3 = omega_h(Thurstone, 3), harman_4 = omega_h(harman, 4),
+                               harman_3 = omega_h(harman, 3), demo_3 = omega_h(demo, 3))
+
+# KMO and Bartlett with survey weights: psych on the weighted correlation matrix (cov.wt) of the
+# complete rows, n = complete rows; weights 1 + (row %% 4) / 2 by original row number
+weighted_validity <- function(x) {
+  w <- 1 + (seq_len(nrow(x)) %% 4) / 2
+  keep <- complete.cases(x)
+  r <- cov.wt(x[keep, ], wt = w[keep] / sum(w[keep]), cor = TRUE)$cor
+  r <- (r + t(r)) / 2; diag(r) <- 1  # exactly symmetric, or psych takes it for raw data
+  k <- KMO(r)
+  b <- cortest.bartlett(r, n = sum(keep))
+  list(kmo = k$MSA, kmo_items = unname(k$MSAi), chi2 = b$chisq, df = b$df, p = b$p.value, n = sum(keep))
+}
+out$weighted_validity <- list(attitude = weighted_validity(attitude), demo = weighted_validity(demo))
+
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), file.path(here, "psych_reference.json"))
 cat("wrote", file.path(here, "psych_reference.json"), "\n")
