@@ -131,6 +131,7 @@ class Codebook:
     personal_header_patterns: tuple[re.Pattern, ...]
     personal_value_patterns: tuple[re.Pattern, ...]
     weighting: dict = field(default_factory=dict)
+    ahp: dict = field(default_factory=dict)  # node code -> (children in matrix order, judgement matrix)
     raw: dict = field(repr=False, default_factory=dict)
 
     # ---- the tree -------------------------------------------------------------------------
@@ -459,6 +460,8 @@ def load_codebook(path: str | Path) -> Codebook:
         weighting = {"by": by, "margins_file": str(weighting.get("margins_file", "")),
                      "margins": {str(k): [str(x) for x in _as_list(v)] for k, v in margins.items()}}
 
+    ahp = _ahp_section(raw.get("ahp") or {}, tree, errors)
+
     if errors:
         raise CodebookError(str(path), errors)
 
@@ -477,5 +480,67 @@ def load_codebook(path: str | Path) -> Codebook:
         personal_header_patterns=tuple(header_patterns),
         personal_value_patterns=tuple(value_patterns),
         weighting=weighting,
+        ahp=ahp,
         raw=raw,
     )
+
+
+def _fraction(value: Any) -> float:
+    """A judgement: a number or a fraction written as ``"1/3"``."""
+    if isinstance(value, str) and "/" in value:
+        num, den = value.split("/", 1)
+        return float(num) / float(den)
+    return float(value)
+
+
+def _ahp_section(section: dict, tree: Node, errors: list[str]) -> dict:
+    """Pairwise-comparison matrices per node (Saaty's 1–9 scale): square, positive, 1 on the
+    diagonal and reciprocal (``a_ji = 1 / a_ij``), rows and columns in the order given by ``order``
+    (default: the node's children in tree order)."""
+    nodes = {tree.code: tree}
+    for dim in tree.children:
+        nodes[dim.code] = dim
+        nodes.update({ind.code: ind for ind in dim.children})
+    out = {}
+    if not isinstance(section, dict):
+        errors.append("ahp: must map node codes to {order, matrix}")
+        return out
+    for code, entry in section.items():
+        where = f"ahp.{code}"
+        node = nodes.get(str(code))
+        if node is None:
+            errors.append(f"{where}: {code!r} is not a node of the tree")
+            continue
+        if not isinstance(entry, dict) or "matrix" not in entry:
+            errors.append(f"{where}: needs 'matrix' (and optionally 'order')")
+            continue
+        order = tuple(map(str, _as_list(entry.get("order")))) or tuple(node.weights)
+        if sorted(order) != sorted(node.weights):
+            errors.append(f"{where}.order: {list(order)} must list the children of {code} {list(node.weights)}")
+            continue
+        rows = _as_list(entry["matrix"])
+        n = len(order)
+        if len(rows) != n or any(len(_as_list(r)) != n for r in rows):
+            errors.append(f"{where}.matrix: must be {n} × {n} (one row and column per child)")
+            continue
+        try:
+            matrix = [[_fraction(v) for v in _as_list(r)] for r in rows]
+        except (TypeError, ValueError, ZeroDivisionError):
+            errors.append(f"{where}.matrix: judgements must be numbers or fractions like 1/3")
+            continue
+        bad = False
+        for i in range(n):
+            if abs(matrix[i][i] - 1) > 1e-9:
+                errors.append(f"{where}.matrix[{i}][{i}]: the diagonal must be 1, got {rows[i][i]!r}")
+                bad = True
+            for j in range(n):
+                if matrix[i][j] <= 0:
+                    errors.append(f"{where}.matrix[{i}][{j}]: judgements must be positive, got {rows[i][j]!r}")
+                    bad = True
+                elif j > i and abs(matrix[i][j] * matrix[j][i] - 1) > 1e-3:
+                    errors.append(f"{where}.matrix[{j}][{i}]: {rows[j][i]!r} is not the reciprocal of "
+                                  f"matrix[{i}][{j}] = {rows[i][j]!r} ({order[i]} vs {order[j]})")
+                    bad = True
+        if not bad:
+            out[str(code)] = (order, matrix)
+    return out

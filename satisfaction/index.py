@@ -11,9 +11,22 @@ Aggregation (weighted arithmetic mean, JRC/OECD Handbook on Constructing Composi
 
     s_node = Σ_j w_j s_j / Σ_{j answered} w_j
 
-i.e. weights are re-normalised over the children that have a score. :func:`unit_scores` is
-*mean-level* aggregation: item scores are first averaged over the respondents of a unit (city),
-then combined up the tree — every answered item counts, whatever else a respondent skipped.
+i.e. weights are re-normalised over the children that have a score, provided the answered
+children carry at least ``min_share`` of the node's weight (default 0.5; below it the node is
+missing). The geometric alternative ``s_node = Π_j s_j^(w_j / Σ w)`` (``method="geometric"``) is
+less compensatory: a low child cannot be made up by a high one, and a child at 0 sets its node to
+0. For positive scores geometric ≤ arithmetic (weighted AM–GM).
+
+*Mean-level* aggregation (:func:`unit_scores`, and the published city scores) first averages each
+item over the respondents of a unit (city), then combines the item means up the tree — every
+answered item counts, whatever else a respondent skipped. *Respondent-level* aggregation
+(:func:`respondent_scores`) combines each respondent's own answers first and then averages: with
+skipped items the two differ (a respondent's answered items stand in for the skipped ones), and
+with geometric aggregation they differ even without gaps (the mean of geometric means is below
+the geometric mean of the means).
+
+The weights: the codebook's by default, or any :class:`satisfaction.schemes.TreeWeights` (equal,
+AHP, entropy, PCA — see :mod:`satisfaction.schemes`).
 """
 from __future__ import annotations
 
@@ -30,55 +43,86 @@ def rescale_items(items: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     return (items - lo) / (hi - lo) * 100.0
 
 
-def _weighted_mean(scores: pd.DataFrame, weights: dict[str, float]) -> pd.Series:
+METHODS = ("arithmetic", "geometric")
+MIN_SHARE = 0.5
+
+
+def _weighted_mean(scores: pd.DataFrame, weights: dict[str, float], method: str = "arithmetic",
+                   min_share: float = MIN_SHARE) -> pd.Series:
     w = pd.Series(weights, dtype=float)
     values = scores[list(w.index)]
     answered = values.notna()
-    num = (values.fillna(0.0) * w).sum(axis=1)
     den = (answered * w).sum(axis=1)
-    return (num / den).where(den > 0)
+    if method == "geometric":
+        with np.errstate(divide="ignore"):
+            logs = np.log(values.clip(lower=0.0))
+        out = np.exp((logs.fillna(0.0) * w).sum(axis=1) / den.where(den > 0))
+    else:
+        out = (values.fillna(0.0) * w).sum(axis=1) / den.where(den > 0)
+    return out.where((den > 0) & (den >= min_share * w.sum() - 1e-12))
 
 
-def aggregate_tree(item_scores: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    """Combine 0–100 item scores up the tree with the codebook's fixed weights.
+def aggregate_tree(item_scores: pd.DataFrame, codebook: Codebook, *, weights=None, method: str = "arithmetic",
+                   min_share: float = MIN_SHARE) -> pd.DataFrame:
+    """Combine 0–100 item scores up the tree.
 
     ``item_scores`` has one row per unit (respondent or city) and one column per index item.
-    Returns one column per second-level indicator, first-level indicator and the index, in tree
-    order top-down (index first).
+    ``weights``: a :class:`~satisfaction.schemes.TreeWeights` (default: the codebook's);
+    ``method``: ``"arithmetic"`` or ``"geometric"``; ``min_share``: the share of a node's weight
+    that must be answered for the node to have a score. Returns one column per second-level
+    indicator, first-level indicator and the index, in tree order top-down (index first).
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not 0 <= min_share <= 1:
+        raise ValueError(f"min_share must be between 0 and 1, got {min_share!r}")
+    node_weights = (lambda n: n.weights) if weights is None else (lambda n: weights.node(n.code))
     out: dict[str, pd.Series] = {}
     for dim in codebook.dimensions:
         for ind in dim.children:
-            out[ind.code] = _weighted_mean(item_scores, ind.weights)
+            out[ind.code] = _weighted_mean(item_scores, node_weights(ind), method, min_share)
     level2 = pd.DataFrame(out, index=item_scores.index)
-    level1 = pd.DataFrame({dim.code: _weighted_mean(level2, dim.weights) for dim in codebook.dimensions}, index=item_scores.index)
-    index = _weighted_mean(level1, codebook.tree.weights).rename(codebook.tree.code)
+    level1 = pd.DataFrame({dim.code: _weighted_mean(level2, node_weights(dim), method, min_share)
+                           for dim in codebook.dimensions}, index=item_scores.index)
+    index = _weighted_mean(level1, node_weights(codebook.tree), method, min_share).rename(codebook.tree.code)
     return pd.concat([index, level1, level2], axis=1)
 
 
-def unit_scores(data: pd.DataFrame, codebook: Codebook, *, by: str = "city") -> pd.DataFrame:
+def unit_item_means(data: pd.DataFrame, codebook: Codebook, *, by: str = "city", weights=None) -> pd.DataFrame:
+    """Units × index items: the (weighted) mean 0–100 score of each item in each unit."""
+    items = codebook.index_items
+    scores = rescale_items(data[items], codebook)
+    w = np.ones(len(data)) if weights is None else np.asarray(weights, dtype=float)
+    answered = scores.notna().to_numpy() * w[:, None]
+    num = pd.DataFrame(scores.fillna(0.0).to_numpy() * w[:, None], columns=items).groupby(data[by].to_numpy(), sort=True).sum()
+    den = pd.DataFrame(answered, columns=items).groupby(data[by].to_numpy(), sort=True).sum()
+    return (num / den.where(den > 0)).rename_axis(by)
+
+
+def unit_scores(data: pd.DataFrame, codebook: Codebook, *, by: str = "city", weights=None,
+                method: str = "arithmetic", min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Index, first- and second-level scores per unit (mean-level aggregation, unweighted).
 
     Returns one row per unit with ``n`` (respondents), the index, each first-level and second-level
     indicator score (0–100) and ``rank`` (1 = highest index; ties share the better rank), sorted by
-    rank.
+    rank. ``weights``/``method``/``min_share`` as in :func:`aggregate_tree`.
     """
-    items = codebook.index_items
-    scores = rescale_items(data[items], codebook)
-    scores[by] = data[by].to_numpy()
-    means = scores.groupby(by, sort=True)[items].mean()
-    tree = aggregate_tree(means, codebook)
+    means = unit_item_means(data, codebook, by=by)
+    tree = aggregate_tree(means, codebook, weights=weights, method=method, min_share=min_share)
     n = data.groupby(by, sort=True).size().rename("n")
     out = pd.concat([n, tree], axis=1)
     out.insert(0, "rank", out[codebook.tree.code].rank(ascending=False, method="min").astype("Int64"))
     return out.sort_values(["rank", codebook.tree.code], ascending=[True, False]).reset_index().rename(columns={"index": by})
 
 
-def respondent_scores(data: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+def respondent_scores(data: pd.DataFrame, codebook: Codebook, *, weights=None, method: str = "arithmetic",
+                      min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Respondent-level scores: each respondent's items combined up the tree (re-normalising over
-    the items they answered). The mean of these differs from :func:`unit_scores` when respondents
-    skip items, because each respondent's own answers are weighted up to fill the gaps."""
-    return aggregate_tree(rescale_items(data[codebook.index_items], codebook), codebook)
+    the items they answered, when they answered at least ``min_share`` of each node's weight). The
+    mean of these differs from :func:`unit_scores` when respondents skip items, because each
+    respondent's own answers are weighted up to fill the gaps."""
+    return aggregate_tree(rescale_items(data[codebook.index_items], codebook), codebook, weights=weights,
+                          method=method, min_share=min_share)
 
 
 def sample_sizes(data: pd.DataFrame, codebook: Codebook, *, by: str = "city") -> pd.DataFrame:
@@ -94,7 +138,8 @@ def sample_sizes(data: pd.DataFrame, codebook: Codebook, *, by: str = "city") ->
 # ---- weighted scores with standard errors ---------------------------------------------------------
 
 
-def tree_coefficients(codebook: Codebook, available: pd.Series | None = None) -> pd.DataFrame:
+def tree_coefficients(codebook: Codebook, available: pd.Series | None = None, *, weights=None,
+                      min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Coefficients ``c[node, item]`` with ``score(node) = Σ_item c · score(item)``.
 
     Arithmetic aggregation with fixed weights is linear in the item scores, so the coefficients are
@@ -106,18 +151,21 @@ def tree_coefficients(codebook: Codebook, available: pd.Series | None = None) ->
     unit = pd.DataFrame(np.eye(len(items)), columns=items)
     if available is not None:
         unit.loc[:, ~available.reindex(items, fill_value=False).to_numpy()] = np.nan
-    coef = aggregate_tree(unit, codebook).T
+    coef = aggregate_tree(unit, codebook, weights=weights, min_share=min_share).T
     coef.columns = items
     return coef.fillna(0.0)
 
 
 def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str = "linearization",
-                    ci: float = 0.95) -> pd.DataFrame:
+                    ci: float = 0.95, weights=None) -> pd.DataFrame:
     """Every node of the tree per unit, from the design's weights, with SE and confidence interval.
 
     Node scores are linear combinations of the units' weighted item means (rescaled to 0–100), so
     their SEs come from the combined influence values (Taylor linearisation, accounting for the
-    raking) or from the replicate weights (``method="replicate"``).
+    raking) or from the replicate weights (``method="replicate"``). ``weights``: fixed tree
+    weights (:class:`~satisfaction.schemes.TreeWeights`; default the codebook's). For weights
+    estimated from the same data (entropy, PCA) use :func:`replicate_scores`, which re-estimates
+    them in every replicate.
 
     Returns a tidy frame: ``by, node, level, estimate, se, ci_low, ci_high, n``.
     """
@@ -130,7 +178,7 @@ def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str
     work = replace(design, data=pd.concat([design.data.drop(columns=scored.columns, errors="ignore"), scored], axis=1))
 
     def coefficients(available: pd.Series) -> pd.DataFrame:
-        coef = tree_coefficients(codebook, available.rename(lambda c: c.removeprefix("score:")))
+        coef = tree_coefficients(codebook, available.rename(lambda c: c.removeprefix("score:")), weights=weights)
         return coef.add_prefix("score:")
 
     out = linear_combination(work, list(scored.columns), coefficients, by=by, method=method, ci=ci)
@@ -150,5 +198,132 @@ def score_table(scores: pd.DataFrame, codebook: Codebook, *, by: str = "city") -
     out.insert(0, "rank", out[idx].rank(ascending=False, method="min").astype("Int64"))
     return out.sort_values(["rank", idx], ascending=[True, False]).reset_index()
 
+
+
+# ---- stacks of unit scores (replicates, Monte Carlo draws) ----------------------------------------
+
+
+def aggregate_arrays(x: np.ndarray, items: list[str], codebook: Codebook, node_weights: dict, *,
+                     geometric=False, min_share=MIN_SHARE) -> dict[str, np.ndarray]:
+    """:func:`aggregate_tree` for a stack of B unit × item score matrices at once.
+
+    ``x``: B × m × items (or 1 × m × items, shared); ``node_weights``: node code → child code →
+    weight (a number, or B numbers: one per layer of the stack); ``geometric`` and ``min_share``:
+    one value or B values. Returns node code → B × m scores.
+    """
+    col = {c: i for i, c in enumerate(items)}
+    B = max(x.shape[0], *(np.size(w) for ws in node_weights.values() for w in ws.values()),
+            np.size(geometric), np.size(min_share))
+    geo = np.broadcast_to(np.asarray(geometric, dtype=bool), (B,))[:, None]
+    share = np.broadcast_to(np.asarray(min_share, dtype=float), (B,))[:, None]
+
+    def combine(values: list[np.ndarray], weights: dict) -> np.ndarray:
+        v = np.stack(np.broadcast_arrays(*values), axis=-1)
+        w = np.stack([np.broadcast_to(np.asarray(weights[c], dtype=float), (B,)) for c in weights], axis=-1)[:, None, :]
+        answered = ~np.isnan(v)
+        den = (answered * w).sum(axis=-1)
+        safe = np.where(den > 0, den, 1.0)
+        arith = (np.where(answered, v, 0.0) * w).sum(axis=-1) / safe
+        logs = np.log(np.maximum(np.where(answered, v, 1.0), 1e-300))
+        geom = np.exp((logs * w).sum(axis=-1) / safe)
+        out = np.where(geo, geom, arith)
+        ok = (den > 0) & (den >= share * w.sum(axis=-1) - 1e-12)
+        return np.where(ok, out, np.nan)
+
+    out: dict[str, np.ndarray] = {}
+    dims = []
+    for dim in codebook.dimensions:
+        inds = []
+        for ind in dim.children:
+            w = node_weights[ind.code]
+            out[ind.code] = combine([x[:, :, col[i]] for i in w], w)
+            inds.append(out[ind.code])
+        w = node_weights[dim.code]
+        out[dim.code] = combine([out[c] for c in w], w)
+    w = node_weights[codebook.tree.code]
+    out[codebook.tree.code] = combine([out[c] for c in w], w)
+    return out
+
+
+def _replicate_unit_means(design, codebook: Codebook, by: str) -> tuple[np.ndarray, np.ndarray, list]:
+    """Point (1 × m × items) and replicate (B × m × items) weighted unit item means."""
+    items = codebook.index_items
+    x = rescale_items(design.data[items], codebook).to_numpy(dtype=float)
+    answered = ~np.isnan(x)
+    filled = np.where(answered, x, 0.0)
+    units, codes = np.unique(design.data[by].to_numpy(), return_inverse=True)
+    rep = design.require_replicates().materialize(design.n).weights
+    point = np.empty((1, len(units), len(items)))
+    reps = np.empty((rep.shape[1], len(units), len(items)))
+    for u in range(len(units)):
+        rows = codes == u
+        w = design.weights[rows]
+        point[0, u] = (w @ filled[rows]) / np.where((w @ answered[rows]) > 0, w @ answered[rows], np.nan)
+        num, den = rep[rows].T @ filled[rows], rep[rows].T @ answered[rows]
+        reps[:, u] = num / np.where(den > 0, den, np.nan)
+    return point, reps, list(units)
+
+
+def replicate_scores(design, codebook: Codebook, *, scheme: str = "fixed", by: str = "city",
+                     aggregation: str = "arithmetic", min_share: float = MIN_SHARE, ci: float = 0.95,
+                     **scheme_options) -> pd.DataFrame:
+    """Every node per unit with SE and CI from the design's replicate weights, for any weight
+    scheme and aggregation. Data-driven weights (``entropy``, ``pca``) are re-estimated from each
+    replicate's unit means, so their sampling uncertainty is in the SEs.
+
+    Returns the tidy frame of :func:`weighted_scores` plus the weights used (``.attrs["weights"]``:
+    the point estimate's :class:`~satisfaction.schemes.TreeWeights`)."""
+    from scipy import stats as st
+
+    from .schemes import stack_data_weights, weights_for
+
+    items = codebook.index_items
+    point, reps, units = _replicate_unit_means(design, codebook, by)
+    if scheme in ("entropy", "pca"):
+        point_w = stack_data_weights(point, items, codebook, scheme)
+        rep_w = stack_data_weights(reps, items, codebook, scheme)
+        tree_w = weights_for(scheme, codebook, pd.DataFrame(point[0], columns=items))
+    else:
+        tree_w = weights_for(scheme, codebook, **scheme_options)
+        point_w = rep_w = tree_w.weights
+    geo = aggregation == "geometric"
+    est = aggregate_arrays(point, items, codebook, point_w, geometric=geo, min_share=min_share)
+    draws = aggregate_arrays(reps, items, codebook, rep_w, geometric=geo, min_share=min_share)
+    counts = design.data.groupby(by).size()
+    z = st.norm.ppf(0.5 + ci / 2)
+    levels = {n.code: n.level for n in codebook.nodes()}
+    rows = []
+    for node, values in est.items():
+        var = design.replicate_variance(draws[node], values[0])
+        for u, unit in enumerate(units):
+            se = float(np.sqrt(var[u]))
+            rows.append({by: unit, "node": node, "level": levels[node], "estimate": values[0, u], "se": se,
+                         "ci_low": values[0, u] - z * se, "ci_high": values[0, u] + z * se, "n": int(counts[unit])})
+    out = pd.DataFrame(rows)
+    out.attrs["weights"] = tree_w
+    return out
+
+
+def composite(scores: pd.DataFrame, sizes: pd.Series, *, node: str | None = None, by: str = "city",
+              ci: float = 0.95) -> pd.Series:
+    """The provincial (or national) composite: units' scores weighted by their size (adult
+    population, retail sales …), ``Σ_c a_c s_c`` with ``a_c = size_c / Σ size``. Units are
+    separate strata raked on their own, so their estimates are independent and
+    ``SE = √(Σ a_c² SE_c²)``. ``scores``: the tidy output of :func:`weighted_scores` /
+    :func:`replicate_scores`; ``node`` defaults to the index."""
+    from scipy import stats as st
+
+    node = node or scores.loc[scores["level"] == 0, "node"].iloc[0]
+    part = scores[scores["node"] == node].set_index(by)
+    missing = [u for u in part.index if u not in sizes.index]
+    if missing:
+        raise ValueError(f"no size for units {missing}")
+    a = sizes.reindex(part.index).astype(float)
+    a = a / a.sum()
+    est = float((a * part["estimate"]).sum())
+    se = float(np.sqrt((a ** 2 * part["se"] ** 2).sum()))
+    z = st.norm.ppf(0.5 + ci / 2)
+    return pd.Series({"node": node, "estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se,
+                      "units": len(part)}, name="composite")
 
 from .pls import PLSResult, pls_path  # noqa: E402  (the structural-model index lives in its own module)

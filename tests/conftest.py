@@ -43,3 +43,9 @@ def header_of(codebook, code: str) -> str:
         if code in table:
             return table[code].headers[0]
     raise KeyError(code)
+
+
+@pytest.fixture(scope="session")
+def survey_2024(codebook) -> sat.Survey:
+    """The bundled 2024 demo exports, validated (answers as numbers, don't-knows as NaN)."""
+    return sat.load_survey(ROOT / "data" / "raw" / "2024", codebook, year=2024)
