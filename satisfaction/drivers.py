@@ -1,0 +1,158 @@
+"""Driver (importance–performance) analysis: which indicators move overall satisfaction, and where
+each city stands on them.
+
+*Derived importance* of predictors x_1 … x_p (second-level indicator scores) for an outcome y
+(the overall-satisfaction item), from the (survey-weighted) correlations ``R_xx`` and ``r_xy``:
+
+* **Johnson's relative weights** (Johnson 2000, *Multivariate Behav. Res.* 35(1), 1–19): with
+  ``R_xx = V Λ Vᵀ`` and ``Λ* = V Λ^½ Vᵀ`` (the correlations of the x with their closest
+  orthogonal counterparts z), ``β = Λ*⁻¹ r_xy`` regresses y on the z, and
+  ``ε_j = Σ_k Λ*_jk² β_k²``. The ε sum to R².
+* **Shapley R² decomposition** (LMG; Lindeman, Merenda & Gold 1980; Grömping 2006): each
+  predictor's R² increase averaged over all orders of entry,
+  ``φ_j = Σ_{S ⊆ P∖j} |S|!(p−|S|−1)!/p! · (R²(S ∪ j) − R²(S))`` with ``R²(S) = r_Sᵀ R_SS⁻¹ r_S``,
+  computed over all 2^p subsets at once. The φ sum to R².
+
+*Performance* is the indicator's score (0–100). The quadrant chart crosses importance with
+performance at their means over the indicators: **concentrate here** (important, weak),
+**keep up the good work** (important, strong), **low priority** (less important, weak) and
+**possible overkill** (less important, strong) — the list a city uses to plan the next year.
+"""
+from __future__ import annotations
+
+from math import factorial
+
+import numpy as np
+import pandas as pd
+
+from .labels import check_lang
+
+MAX_SHAPLEY_PREDICTORS = 20
+QUADRANTS = {
+    "zh": {"concentrate": "重点改进", "keep": "继续保持", "low": "次要改进", "overkill": "过度投入"},
+    "en": {"concentrate": "Concentrate here", "keep": "Keep up the good work", "low": "Low priority",
+           "overkill": "Possible overkill"},
+}
+
+
+def _correlations(data: pd.DataFrame, predictors: list[str], outcome: str, weights) -> tuple[np.ndarray, np.ndarray, int]:
+    cols = list(predictors) + [outcome]
+    frame = data[cols].astype(float)
+    w = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (len(frame),):
+        raise ValueError(f"weights need one value per row ({len(frame)}), got shape {w.shape}")
+    keep = frame.notna().all(axis=1).to_numpy() & (w > 0)
+    x, w = frame.to_numpy()[keep], w[keep]
+    if len(x) <= len(cols):
+        raise ValueError(f"only {len(x)} complete rows for {len(predictors)} predictors")
+    w = w / w.sum()
+    centred = x - w @ x
+    cov = (centred * w[:, None]).T @ centred
+    sd = np.sqrt(np.diag(cov))
+    flat = sd <= 1e-12 * np.maximum(np.abs(x).max(axis=0), 1.0)
+    if flat.any():
+        constant = [c for c, f in zip(cols, flat) if f]
+        raise ValueError(f"{constant} do not vary; importance is not defined")
+    r = cov / np.outer(sd, sd)
+    return r[:-1, :-1], r[:-1, -1], int(keep.sum())
+
+
+def relative_weights(data: pd.DataFrame, predictors: list[str], outcome: str, *, weights=None) -> pd.DataFrame:
+    """Johnson's relative weights: per predictor ``raw`` (ε_j, summing to R²) and ``share`` (ε_j/R²).
+    ``attrs``: ``r2`` and ``n`` (complete rows used)."""
+    rxx, rxy, n = _correlations(data, predictors, outcome, weights)
+    values, vectors = np.linalg.eigh(rxx)
+    lam_half = vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    beta = np.linalg.solve(lam_half, rxy)
+    raw = (lam_half ** 2) @ (beta ** 2)
+    r2 = float(raw.sum())
+    out = pd.DataFrame({"raw": raw, "share": raw / r2}, index=pd.Index(predictors, name="predictor"))
+    out.attrs.update(r2=r2, n=n)
+    return out
+
+
+def _subset_r2(rxx: np.ndarray, rxy: np.ndarray) -> np.ndarray:
+    """R² of every subset of predictors, indexed by bitmask (2^p values), by subset size in batches."""
+    p = len(rxy)
+    masks = np.arange(1 << p)
+    members = (masks[:, None] >> np.arange(p)) & 1
+    sizes = members.sum(axis=1)
+    r2 = np.zeros(1 << p)
+    for k in range(1, p + 1):
+        chosen = masks[sizes == k]
+        idx = np.array([np.flatnonzero(members[m]) for m in chosen])
+        sub = rxx[idx[:, :, None], idx[:, None, :]]
+        r = rxy[idx]
+        r2[chosen] = (r * np.linalg.solve(sub, r[..., None])[..., 0]).sum(axis=1)
+    return r2
+
+
+def shapley_r2(data: pd.DataFrame, predictors: list[str], outcome: str, *, weights=None) -> pd.DataFrame:
+    """Shapley (LMG) decomposition of R²: per predictor ``raw`` (φ_j, summing to R²) and ``share``.
+    Exact over all 2^p subsets (p ≤ 20). ``attrs``: ``r2`` and ``n``."""
+    p = len(predictors)
+    if p > MAX_SHAPLEY_PREDICTORS:
+        raise ValueError(f"exact Shapley decomposition needs ≤ {MAX_SHAPLEY_PREDICTORS} predictors, got {p}")
+    rxx, rxy, n = _correlations(data, predictors, outcome, weights)
+    r2 = _subset_r2(rxx, rxy)
+    masks = np.arange(1 << p)
+    sizes = ((masks[:, None] >> np.arange(p)) & 1).sum(axis=1)
+    coef = np.array([factorial(s) * factorial(p - s - 1) / factorial(p) if s < p else 0.0 for s in range(p + 1)])
+    phi = np.empty(p)
+    for j in range(p):
+        without = masks[(masks >> j) & 1 == 0]
+        phi[j] = (coef[sizes[without]] * (r2[without | (1 << j)] - r2[without])).sum()
+    total = float(r2[-1])
+    out = pd.DataFrame({"raw": phi, "share": phi / total}, index=pd.Index(predictors, name="predictor"))
+    out.attrs.update(r2=total, n=n)
+    return out
+
+
+def quadrant(importance: float, performance: float, importance_cut: float, performance_cut: float,
+             lang: str = "zh") -> str:
+    """The importance–performance quadrant of one indicator."""
+    names = QUADRANTS[check_lang(lang)]
+    if importance >= importance_cut:
+        return names["keep"] if performance >= performance_cut else names["concentrate"]
+    return names["overkill"] if performance >= performance_cut else names["low"]
+
+
+def importance_performance(data: pd.DataFrame, codebook, *, outcome: str = "OVERALL", by: str | None = "city",
+                           weights=None, method: str = "relative_weights", lang: str = "zh") -> pd.DataFrame:
+    """Importance (share of explained variance of ``outcome``) and performance (weighted mean
+    0–100 score) of every second-level indicator, per unit of ``by`` (or overall with
+    ``by=None``), with the quadrant. Indicator scores are respondent-level (each respondent's
+    answered items combined with the codebook weights).
+
+    Returns ``[by,] indicator, label, dimension, importance, performance, quadrant, r2, n``."""
+    from .index import rescale_items, respondent_scores
+
+    if method not in ("relative_weights", "shapley"):
+        raise ValueError("method must be 'relative_weights' or 'shapley'")
+    if outcome not in data.columns:
+        raise ValueError(f"outcome column {outcome!r} is not in the data")
+    indicators = [ind for dim in codebook.dimensions for ind in dim.children]
+    scores = respondent_scores(data, codebook)[[ind.code for ind in indicators]]
+    scale = codebook.items[outcome].scale if outcome in codebook.items else None
+    y = rescale_items(data[[outcome]], codebook)[outcome] if scale is not None else data[outcome].astype(float)
+    frame = scores.assign(**{outcome: y.to_numpy()})
+    w = pd.Series(np.ones(len(data)) if weights is None else np.asarray(weights, dtype=float), index=data.index)
+    dim_of = {ind.code: dim.label(lang) for dim in codebook.dimensions for ind in dim.children}
+    fn = relative_weights if method == "relative_weights" else shapley_r2
+    groups = [(None, data.index)] if by is None else list(data.groupby(by, sort=True).groups.items())
+    rows = []
+    for key, index in groups:
+        part = frame.loc[index]
+        imp = fn(part, [ind.code for ind in indicators], outcome, weights=w.loc[index].to_numpy())
+        sub = part[[ind.code for ind in indicators]]
+        ww = w.loc[index].to_numpy()[:, None] * sub.notna().to_numpy()
+        perf = (sub.fillna(0.0).to_numpy() * ww).sum(axis=0) / ww.sum(axis=0)
+        imp_cut, perf_cut = imp["share"].mean(), float(np.mean(perf))
+        for j, ind in enumerate(indicators):
+            row = {} if by is None else {by: key}
+            row.update(indicator=ind.code, label=ind.label(lang), dimension=dim_of[ind.code],
+                       importance=float(imp["share"].iloc[j]), performance=float(perf[j]),
+                       quadrant=quadrant(imp["share"].iloc[j], perf[j], imp_cut, perf_cut, lang),
+                       r2=imp.attrs["r2"], n=imp.attrs["n"])
+            rows.append(row)
+    return pd.DataFrame(rows)
