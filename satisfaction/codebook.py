@@ -132,6 +132,7 @@ class Codebook:
     personal_value_patterns: tuple[re.Pattern, ...]
     weighting: dict = field(default_factory=dict)
     ahp: dict = field(default_factory=dict)  # node code -> (children in matrix order, judgement matrix)
+    composite: dict = field(default_factory=dict)  # {"sizes_file": …, "sizes": [columns]}
     raw: dict = field(repr=False, default_factory=dict)
 
     # ---- the tree -------------------------------------------------------------------------
@@ -201,6 +202,13 @@ class Codebook:
 
     def city_label(self, code: str, lang: str = "zh") -> str:
         return self.cities[code].label(lang)
+
+    @property
+    def sizes_path(self) -> Path | None:
+        """The unit sizes file for the provincial composite (relative to the codebook)."""
+        if not self.composite:
+            return None
+        return Path(self.path).parent / self.composite["sizes_file"]
 
     @property
     def margins_path(self) -> Path | None:
@@ -461,6 +469,14 @@ def load_codebook(path: str | Path) -> Codebook:
                      "margins": {str(k): [str(x) for x in _as_list(v)] for k, v in margins.items()}}
 
     ahp = _ahp_section(raw.get("ahp") or {}, tree, errors)
+    composite = raw.get("composite") or {}
+    if composite:
+        sizes = [str(c) for c in _as_list(composite.get("sizes"))]
+        if not composite.get("sizes_file"):
+            errors.append("composite.sizes_file: missing")
+        if not sizes:
+            errors.append("composite.sizes: name at least one size column (e.g. adult_population)")
+        composite = {"sizes_file": str(composite.get("sizes_file", "")), "sizes": sizes}
 
     if errors:
         raise CodebookError(str(path), errors)
@@ -481,6 +497,7 @@ def load_codebook(path: str | Path) -> Codebook:
         personal_value_patterns=tuple(value_patterns),
         weighting=weighting,
         ahp=ahp,
+        composite=composite,
         raw=raw,
     )
 

@@ -19,6 +19,7 @@ import matplotlib
 import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 CJK_FAMILIES = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
@@ -136,6 +137,72 @@ def dimension_chart(scores: pd.DataFrame, *, dimensions: list[str], labels: dict
     ax.legend(ncol=len(dimensions), frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
+    return fig
+
+
+def rank_range_chart(ranks: pd.DataFrame, *, title: str, xlabel: str, nominal_label: str, range_label: str,
+                     name_column: str = "name"):
+    """Each city's rank under the Monte Carlo draws: a bar from the 5th to the 95th percentile, a
+    dot at the median and a diamond at the published (nominal) rank; best at the top."""
+    use_cjk_font()
+    data = ranks.sort_values("nominal_rank", ascending=False)
+    fig = Figure(figsize=(7.5, 0.38 * len(data) + 1.6), dpi=110)
+    ax = fig.subplots()
+    y = range(len(data))
+    ax.hlines(list(y), data["p05"], data["p95"], color="#9ecae1", linewidth=7, label=range_label)
+    ax.plot(data["median_rank"], list(y), "o", color=PALETTE["index"], markersize=5)
+    ax.plot(data["nominal_rank"], list(y), "D", color="#d62728", markersize=5, label=nominal_label)
+    ax.set_yticks(list(y), data[name_column])
+    n = int(data["nominal_rank"].max())
+    ax.set_xlim(0.5, n + 0.5)
+    ax.set_xticks(range(1, n + 1))
+    ax.invert_xaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, pad=26)
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+QUADRANT_COLOURS = ("#d62728", "#2ca02c", "#7f7f7f", "#ff7f0e")  # concentrate, keep, low, overkill
+
+
+def quadrant_grid(ipa: pd.DataFrame, *, units: list[str], names: dict[str, str], quadrant_names: list[str],
+                  title: str, xlabel: str, ylabel: str, by: str = "city", columns: int = 4):
+    """Importance–performance charts, one panel per unit: each second-level indicator as a point
+    (importance across, performance up), the unit's mean importance and performance as the cross
+    lines, coloured by quadrant (``quadrant_names`` in the order concentrate, keep, low, overkill)."""
+    use_cjk_font()
+    rows = -(-len(units) // columns)
+    fig = Figure(figsize=(3.1 * columns, 2.7 * rows + 0.9), dpi=100)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    colour = dict(zip(quadrant_names, QUADRANT_COLOURS))
+    x_max = 100 * float(ipa["importance"].max()) * 1.1
+    y_lo, y_hi = float(ipa["performance"].min()) - 2, float(ipa["performance"].max()) + 2
+    for ax, unit in zip(axes.flat, units):
+        part = ipa[ipa[by] == unit]
+        ax.scatter(100 * part["importance"], part["performance"], s=18, c=[colour[q] for q in part["quadrant"]])
+        ax.axvline(100 * part["importance"].mean(), color="#999999", linewidth=0.8)
+        ax.axhline(part["performance"].mean(), color="#999999", linewidth=0.8)
+        for _, row in part[part["quadrant"] == quadrant_names[0]].iterrows():
+            ax.annotate(row["label"], (100 * row["importance"], row["performance"]), fontsize=6.5,
+                        xytext=(3, -3), textcoords="offset points")
+        ax.set_title(names.get(unit, unit), fontsize=10)
+        ax.set_xlim(0, x_max)
+        ax.set_ylim(y_lo, y_hi)
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in list(axes.flat)[len(units):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel(xlabel, fontsize=8)
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=q) for q, c in colour.items()]
+    fig.legend(handles=handles, loc="upper center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 0.985))
+    fig.suptitle(title, y=0.999, fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 

@@ -27,7 +27,10 @@ import pandas as pd
 from . import plotting
 from .codebook import Codebook, load_codebook
 from .estimate import margin_of_error
-from .index import sample_sizes, score_table, weighted_scores
+from .drivers import QUADRANTS, importance_performance
+from .index import composite, sample_sizes, score_table, unit_item_means, weighted_scores
+from .schemes import fixed_weights, weights_for
+from .sensitivity import rank_sensitivity
 from .reliability import quality_flags, reliability_table
 from .weighting import replicate_design, survey_design
 from .io import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
@@ -38,6 +41,8 @@ STAGING_ENV = "SATISFACTION_REPORT_STAGING"
 NOTEBOOK = "annual_report.ipynb"
 #: Bootstrap replicates behind the report's intervals (re-raked, seeded by the year).
 REPLICATES = 500
+#: Monte Carlo draws of the rank sensitivity analysis (each costs 6 index builds).
+SENSITIVITY_DRAWS = 1000
 
 
 class AnnualReport:
@@ -90,9 +95,99 @@ class AnnualReport:
     def scores_markdown(self) -> str:
         idx = self.codebook.tree.code
         top, bottom = self.scores.iloc[0], self.scores.iloc[-1]
-        return (f"## {t('sec_scores', self.lang)}\n\n{t('scores_note', self.lang)}\n\n"
+        text = (f"## {t('sec_scores', self.lang)}\n\n{t('scores_note', self.lang)}\n\n"
                 + t("top_bottom", self.lang, top=top["name"], top_score=top[idx], bottom=bottom["name"],
                     bottom_score=bottom[idx]))
+        for size, c in self.composites().items():
+            text += " " + t("composite_note", self.lang, size=t(f"size_{size}", self.lang), est=c["estimate"],
+                            lo=c["ci_low"], hi=c["ci_high"])
+        return text
+
+    def composites(self) -> dict[str, pd.Series]:
+        """The provincial index weighted by each size column of the codebook's ``composite`` section."""
+        if not self.codebook.composite:
+            return {}
+        sizes = pd.read_csv(self.codebook.sizes_path, dtype={"city": str}).set_index("city")
+        return {col: composite(self.node_scores, sizes[col]) for col in self.codebook.composite["sizes"]
+                if col in sizes.columns}
+
+    # ---- robustness and priorities ----------------------------------------------------------------
+    @cached_property
+    def city_item_means(self) -> pd.DataFrame:
+        return unit_item_means(self.design.data, self.codebook, weights=self.design.weights)
+
+    @cached_property
+    def sensitivity(self):
+        return rank_sensitivity(self.city_item_means, self.codebook, n_draws=SENSITIVITY_DRAWS, seed=self.year)
+
+    @cached_property
+    def drivers(self) -> pd.DataFrame:
+        return importance_performance(self.design.data, self.codebook, by="city", weights=self.design.weights,
+                                      lang=self.lang)
+
+    def robustness_markdown(self) -> str:
+        return (f"## {t('sec_robustness', self.lang)}\n\n"
+                + t("robustness_note", self.lang, draws=SENSITIVITY_DRAWS, pert=0.25))
+
+    def weights_table(self) -> pd.DataFrame:
+        """The weights used (codebook) with their provenance, and the alternatives, for the index's
+        and the first-level indicators' children."""
+        sets = {name: weights_for(name, self.codebook, self.city_item_means) for name in ("equal", "ahp", "entropy", "pca")
+                if name != "ahp" or self.codebook.ahp}
+        used = fixed_weights(self.codebook)
+        rows = []
+        for node in [self.codebook.tree, *self.codebook.dimensions]:
+            for child, w in used.weights[node.code].items():
+                row = {t("col_node", self.lang): self._label(node.code), t("col_child", self.lang): self._label(child),
+                       t("col_weight_used", self.lang): round(w, 3), t("col_provenance", self.lang): t("prov_codebook", self.lang)}
+                for name, ws in sets.items():
+                    row[t(f"col_{name}", self.lang)] = round(ws.weights[node.code][child], 3)
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def rank_uncertainty_table(self) -> pd.DataFrame:
+        r = self.sensitivity.ranks
+        return pd.DataFrame({
+            t("col_city", self.lang): r["unit"].map(lambda c: self.codebook.city_label(c, self.lang)),
+            t("col_nominal_rank", self.lang): r["nominal_rank"],
+            t("col_median_rank", self.lang): r["median_rank"].round(1),
+            t("col_rank_range", self.lang): [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(r["p05"], r["p95"])],
+            t("col_shift", self.lang): r["mean_abs_shift"].round(2),
+        })
+
+    def sobol_markdown(self) -> str:
+        return t("sobol_note", self.lang)
+
+    def sobol_table(self) -> pd.DataFrame:
+        s = self.sensitivity.sobol
+        return pd.DataFrame({t("col_factor", self.lang): [t(f"factor_{f}", self.lang) for f in s["factor"]],
+                             t("col_first", self.lang): s["first_order"].clip(lower=0).round(3),
+                             t("col_total", self.lang): s["total"].clip(lower=0).round(3)})
+
+    def rank_figure(self):
+        ranks = self.sensitivity.ranks.assign(name=lambda r: r["unit"].map(lambda c: self.codebook.city_label(c, self.lang)))
+        return plotting.rank_range_chart(ranks, title=t("fig_rank_title", self.lang, year=self.year),
+                                         xlabel=t("fig_rank_x", self.lang), nominal_label=t("fig_rank_nominal", self.lang),
+                                         range_label=t("fig_rank_range", self.lang))
+
+    def drivers_markdown(self) -> str:
+        return f"## {t('sec_drivers', self.lang)}\n\n{t('drivers_note', self.lang)}"
+
+    def drivers_figure(self):
+        names = {c: self.codebook.city_label(c, self.lang) for c in self.scores["city"]}
+        quadrants = [QUADRANTS[self.lang][k] for k in ("concentrate", "keep", "low", "overkill")]
+        return plotting.quadrant_grid(self.drivers, units=list(self.scores["city"]), names=names, quadrant_names=quadrants,
+                                      title=t("fig_ipa_title", self.lang, year=self.year),
+                                      xlabel=t("fig_ipa_x", self.lang), ylabel=t("fig_ipa_y", self.lang))
+
+    def priorities_table(self) -> pd.DataFrame:
+        """Per city (rank order): the indicators to concentrate on, most important first."""
+        concentrate = QUADRANTS[self.lang]["concentrate"]
+        sep = "、" if self.lang == "zh" else "; "
+        d = self.drivers[self.drivers["quadrant"] == concentrate].sort_values("importance", ascending=False)
+        listed = d.groupby("city")["label"].agg(sep.join)
+        return pd.DataFrame({t("col_city", self.lang): self.scores["name"],
+                             t("col_concentrate", self.lang): self.scores["city"].map(listed).fillna("—").to_numpy()})
 
     def dimensions_markdown(self) -> str:
         sep = "、" if self.lang == "zh" else ", "
@@ -191,7 +286,9 @@ class AnnualReport:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"sample": self.sample_table(), "scores": self.scores_table(), "indicators": self.indicator_table(),
-                "reliability": self.reliability_table(), "quality": self.quality_table()}
+                "reliability": self.reliability_table(), "quality": self.quality_table(), "weights": self.weights_table(),
+                "rank_uncertainty": self.rank_uncertainty_table(), "sensitivity": self.sobol_table(),
+                "priorities": self.priorities_table()}
 
     # ---- figures ----------------------------------------------------------------------------
     def index_figure(self):
@@ -208,7 +305,9 @@ class AnnualReport:
     def figures(self) -> dict[str, bytes]:
         """PNG bytes of every figure, by file stem."""
         return {"index_by_city": plotting.figure_png(self.index_figure()),
-                "dimensions_by_city": plotting.figure_png(self.dimension_figure())}
+                "dimensions_by_city": plotting.figure_png(self.dimension_figure()),
+                "rank_uncertainty": plotting.figure_png(self.rank_figure()),
+                "importance_performance": plotting.figure_png(self.drivers_figure())}
 
     # ---- output -----------------------------------------------------------------------------
     def save_outputs(self, output_dir: str | Path) -> Path:
@@ -223,7 +322,11 @@ class AnnualReport:
                        "scores": "指数与排名" if self.lang == "zh" else "scores",
                        "indicators": "二级指标" if self.lang == "zh" else "indicators",
                        "reliability": "信度" if self.lang == "zh" else "reliability",
-                       "quality": "数据质量" if self.lang == "zh" else "data quality"}
+                       "quality": "数据质量" if self.lang == "zh" else "data quality",
+                       "weights": "权重" if self.lang == "zh" else "weights",
+                       "rank_uncertainty": "排名不确定性" if self.lang == "zh" else "rank uncertainty",
+                       "sensitivity": "敏感性" if self.lang == "zh" else "sensitivity",
+                       "priorities": "改进重点" if self.lang == "zh" else "priorities"}
         atomic_write_bytes(target / "tables.xlsx", xlsx_bytes({sheet_names[k]: v for k, v in tables.items()}))
         for name, df in tables.items():
             atomic_write_bytes(target / f"{name}.csv", df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))

@@ -34,8 +34,9 @@ def test_report_folder_contents(published):
     assert published.name == "guangxi" and published.parent.name == "2024"
     names = {p.relative_to(published).as_posix() for p in published.rglob("*") if p.is_file()}
     assert {"report.html", "annual_report.ipynb", "tables.xlsx", "scores.csv", "sample.csv", "indicators.csv",
-            "reliability.csv", "quality.csv",
-            "figures/index_by_city.png", "figures/dimensions_by_city.png"} <= names
+            "reliability.csv", "quality.csv", "weights.csv", "rank_uncertainty.csv", "sensitivity.csv", "priorities.csv",
+            "figures/index_by_city.png", "figures/dimensions_by_city.png", "figures/rank_uncertainty.png",
+            "figures/importance_performance.png"} <= names
     assert not [p for p in published.parent.iterdir() if p.name.startswith(".")]
 
 
@@ -45,10 +46,11 @@ def test_html_has_no_code_and_embeds_images(published):
     assert "<script" not in html                       # nothing fetched from the network
     assert '<html lang="zh-CN">' in html
     images = embedded_images(html)
-    assert len(images) >= 2 and all(img.startswith(b"\x89PNG") for img in images)
+    assert len(images) >= 4 and all(img.startswith(b"\x89PNG") for img in images)
     assert "<img src=\"http" not in html and "figures/" not in html
     for text in ("2024年广西壮族自治区消费者满意度测评报告", "样本概况", "消费者满意度指数", "消费供给", "消费环境", "消费维权", "贺州", "南宁",
-                 "95%置信区间", "设计效应", "加权", "问卷信度与数据质量", "可以合并为一个得分", "直线作答"):
+                 "95%置信区间", "设计效应", "加权", "问卷信度与数据质量", "可以合并为一个得分", "直线作答",
+                 "全区综合指数", "排名的稳健性", "层次分析法", "Sobol", "重要性—表现分析", "重点改进"):
         assert text in html, text
 
 
@@ -144,3 +146,18 @@ def test_cli_report_without_processed_data(tmp_path, capsys):
 def test_kernel_is_registered_in_this_environment():
     assert ensure_kernel() == KERNEL_NAME
     assert kernel_installed()
+
+
+def test_robustness_and_priorities_tables(published, codebook):
+    weights = pd.read_csv(published / "weights.csv", encoding="utf-8-sig")
+    assert weights.groupby("上级指标")["采用权重"].sum().round(6).eq(1).all()
+    for col in ("等权", "AHP", "熵权", "主成分"):
+        assert weights.groupby("上级指标")[col].sum().round(2).eq(1).all(), col
+    ranks = pd.read_csv(published / "rank_uncertainty.csv", encoding="utf-8-sig")
+    assert sorted(ranks["公布排名"]) == list(range(1, 15))
+    scores = pd.read_csv(published / "scores.csv", encoding="utf-8-sig")
+    assert ranks["城市"].tolist() == scores["城市"].tolist()   # nominal ranking = published ranking
+    sobol = pd.read_csv(published / "sensitivity.csv", encoding="utf-8-sig")
+    assert len(sobol) == 4 and sobol["总指数"].between(0, 1.5).all()
+    priorities = pd.read_csv(published / "priorities.csv", encoding="utf-8-sig")
+    assert len(priorities) == 14
