@@ -133,6 +133,7 @@ class Codebook:
     weighting: dict = field(default_factory=dict)
     ahp: dict = field(default_factory=dict)  # node code -> (children in matrix order, judgement matrix)
     composite: dict = field(default_factory=dict)  # {"sizes_file": …, "sizes": [columns]}
+    structural: dict = field(default_factory=dict)  # the PLS path model: blocks, paths, modes, labels …
     raw: dict = field(repr=False, default_factory=dict)
 
     # ---- the tree -------------------------------------------------------------------------
@@ -469,6 +470,7 @@ def load_codebook(path: str | Path) -> Codebook:
                      "margins": {str(k): [str(x) for x in _as_list(v)] for k, v in margins.items()}}
 
     ahp = _ahp_section(raw.get("ahp") or {}, tree, errors)
+    structural = _structural_section(raw.get("structural_model") or {}, items, errors)
     composite = raw.get("composite") or {}
     if composite:
         sizes = [str(c) for c in _as_list(composite.get("sizes"))]
@@ -498,8 +500,46 @@ def load_codebook(path: str | Path) -> Codebook:
         weighting=weighting,
         ahp=ahp,
         composite=composite,
+        structural=structural,
         raw=raw,
     )
+
+
+def _structural_section(section: dict, items: dict, errors: list[str]) -> dict:
+    """The PLS path model: ``blocks`` (LV → labels, items, optional mode A/B), ``paths`` (target LV →
+    source LVs), ``scheme`` and the ``index`` block. Checked for unknown items, items used twice,
+    unknown LVs and cycles."""
+    if not section:
+        return {}
+    where = "structural_model"
+    blocks, labels, modes = {}, {}, {}
+    for lv, entry in (section.get("blocks") or {}).items():
+        entry = entry or {}
+        zh, en = _labels(entry, f"{where}.blocks.{lv}", errors)
+        block = [str(i) for i in _as_list(entry.get("items"))]
+        for item in block:
+            if item not in items:
+                errors.append(f"{where}.blocks.{lv}: item {item!r} is not defined under 'items'")
+        blocks[str(lv)], labels[str(lv)] = block, (zh, en)
+        modes[str(lv)] = str(entry.get("mode", "A")).upper()
+    paths = {str(k): [str(x) for x in _as_list(v)] for k, v in (section.get("paths") or {}).items()}
+    scheme = str(section.get("scheme", "path"))
+    index = str(section.get("index", ""))
+    if not blocks:
+        errors.append(f"{where}.blocks: no blocks")
+        return {}
+    if index not in blocks:
+        errors.append(f"{where}.index: {index!r} is not one of the blocks {list(blocks)}")
+    from .pls import SCHEMES, PLSError, PLSModel
+
+    if scheme not in SCHEMES:
+        errors.append(f"{where}.scheme: {scheme!r} is not one of {SCHEMES}")
+    try:
+        PLSModel.specify(blocks, paths, modes)
+    except PLSError as exc:
+        errors.append(f"{where}: {exc}")
+    return {"code": str(section.get("code", "PLS")), "zh": str(section.get("zh", "")), "en": str(section.get("en", "")),
+            "blocks": blocks, "labels": labels, "modes": modes, "paths": paths, "scheme": scheme, "index": index}
 
 
 def _fraction(value: Any) -> float:

@@ -326,4 +326,26 @@ def composite(scores: pd.DataFrame, sizes: pd.Series, *, node: str | None = None
     return pd.Series({"node": node, "estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se,
                       "units": len(part)}, name="composite")
 
+
+def pls_index(design, codebook: Codebook, *, by: str | None = "city", ci: float = 0.95):
+    """The codebook's structural model (``structural_model``) fitted by PLS on the design's
+    weighted respondents, items on their own scales (0–100 index from each scale's ends).
+
+    Returns ``(fit, table)``: the :class:`~satisfaction.pls.PLSResult` and, per unit of ``by``, the
+    0–100 index of every block with SE and CI — from the design's replicates when it has them
+    (the model re-estimated in each), else without SE."""
+    from .pls import pls_path
+
+    spec = codebook.structural
+    if not spec:
+        raise ValueError("the codebook has no 'structural_model' section")
+    ranges = {i: (codebook.items[i].scale.min, codebook.items[i].scale.max) for b in spec["blocks"].values() for i in b}
+    fit = pls_path(design.data, spec["blocks"], spec["paths"], scheme=spec["scheme"], modes=spec["modes"],
+                   weights=design.weights, item_range=ranges)
+    if by is None:
+        return fit, None
+    table = fit.group_index(design.data[by], replicates=design if design.replicates is not None else None, ci=ci)
+    return fit, table.rename(columns={"group": by})
+
+
 from .pls import PLSResult, pls_path  # noqa: E402  (the structural-model index lives in its own module)

@@ -40,6 +40,12 @@ TEXT = {
         "drivers_note": "重要性为各二级指标对“总体满意度”题的解释份额（Johnson 相对权重，按加权样本计算），表现为该指标得分。以各市自身的平均重要性和平均表现为界分为四类：重点改进（重要但表现偏弱）、继续保持、次要改进、过度投入。",
         "fig_ipa_title": "{year}年各城市重要性—表现分析", "fig_ipa_x": "重要性（%）", "fig_ipa_y": "表现（0–100）",
         "col_concentrate": "重点改进的指标", "prov_codebook": "专家权重（codebook）",
+        "sec_model": "七、顾客满意度指数模型（PLS 结构方程）",
+        "model_note": "按{model}的路径结构，以偏最小二乘路径模型（PLS-PM，路径加权方案，加权样本）估计各潜变量之间的关系；路径系数的标准误和 95% 区间来自 {reps} 次重新加权的自助法（每次重新估计模型）。各潜变量的 0–100 指数按非标准化外部权重对题目得分加权（ACSI 方法）。模型整体拟合优度 GoF = {gof:.3f}。",
+        "col_from": "自", "col_to": "至", "col_path": "路径系数", "col_r2": "R²", "col_lv": "潜变量",
+        "col_rho_a": "rhoA", "col_rho_c": "组合信度 rhoC", "col_model_index": "指数",
+        "fig_model_title": "{year}年各城市{lv}指数（PLS 模型，95%置信区间）",
+
     },
     "en": {
         "report_title": "Consumer satisfaction evaluation {year}: {region}",
@@ -80,6 +86,12 @@ TEXT = {
         "drivers_note": "Importance is each second-level indicator's share of the explained variance of the overall-satisfaction question (Johnson's relative weights, weighted sample); performance is its score. Split at each city's own mean importance and mean performance: concentrate here (important but weak), keep up the good work, low priority, possible overkill.",
         "fig_ipa_title": "Importance–performance by city, {year}", "fig_ipa_x": "Importance (%)", "fig_ipa_y": "Performance (0–100)",
         "col_concentrate": "Concentrate here", "prov_codebook": "expert weights (codebook)",
+        "sec_model": "7. The customer satisfaction index model (PLS path model)",
+        "model_note": "The {model} paths are estimated by partial least squares path modelling (PLS-PM, path weighting scheme, weighted sample); the standard errors and 95 % intervals of the paths come from {reps} re-raked bootstrap replicates, each re-estimating the model. Each construct's 0–100 index weights its items by the unstandardised outer weights (the ACSI method). Goodness of fit GoF = {gof:.3f}.",
+        "col_from": "From", "col_to": "To", "col_path": "Path", "col_r2": "R²", "col_lv": "Construct",
+        "col_rho_a": "rhoA", "col_rho_c": "Composite reliability rhoC", "col_model_index": "Index",
+        "fig_model_title": "{lv} index by city, {year} (PLS model, 95% CI)",
+
     },
 }
 LANGS = tuple(TEXT)

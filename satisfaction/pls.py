@@ -521,6 +521,15 @@ class PLSResult:
         replicate set's scale; CI: percentile."""
         return _bootstrap(self, replicates, seed, ci)
 
+    def group_index(self, groups, *, replicates=None, seed: int | None = None, ci: float = 0.95) -> pd.DataFrame:
+        """The 0–100 index of every LV per group (e.g. city) with the model's weights applied to
+        each group's weighted item means — how ACSI scores firms from one national model. With
+        ``replicates`` (as in :meth:`bootstrap`) the model is re-estimated in every replicate and
+        the SEs and normal-theory CIs include the uncertainty of the weights. ``groups``: a Series
+        aligned with the data, or one label per respondent used. Tidy: ``group, lv, estimate, se,
+        ci_low, ci_high, n``."""
+        return _group_index(self, groups, replicates, seed, ci)
+
 
 def _effects_table(B: np.ndarray, model: PLSModel) -> pd.DataFrame:
     total, power = np.zeros_like(B), np.eye(len(B))
@@ -659,15 +668,53 @@ def _replicate_weights(result: PLSResult, replicates, seed):
     return weights, 1.0 / (weights.shape[1] - 1), np.ones(weights.shape[1]), False
 
 
-def _bootstrap(result: PLSResult, replicates, seed, ci) -> PLSBootstrap:
-    model = result.model
+def _replicate_fit(result: PLSResult, replicates, seed):
+    """Replicate weights, their variance conventions, the replicate means and the stack of fits."""
     F, scale, rscales, mse = _replicate_weights(result, replicates, seed)
     means, S_raw = _moments(result._X, F, result.means.to_numpy())
     S = _treated(S_raw, result.scaled)
-    fit = _fit(S, model, result.scheme, result._settings["tol"], result._settings["max_iter"])
-    ok = fit.converged
+    fit = _fit(S, result.model, result.scheme, result._settings["tol"], result._settings["max_iter"])
     sds = np.sqrt(np.einsum("bpp->bp", S_raw))
-    v = np.stack([s.to_numpy() for s in _raw_weights(fit.W, model, sds if result.scaled else None)])
+    v = np.stack([s.to_numpy() for s in _raw_weights(fit.W, result.model, sds if result.scaled else None)])
+    return F, scale, rscales, mse, means, fit, v
+
+
+def _group_index(result: PLSResult, groups, replicates, seed, ci) -> pd.DataFrame:
+    from scipy import stats as st
+
+    model = result.model
+    labels = groups.loc[result._rows].to_numpy() if isinstance(groups, pd.Series) else np.asarray(groups)
+    if len(labels) != len(result._rows):
+        raise PLSError(f"groups need one label per respondent used ({len(result._rows)})")
+    lo, hi = result.item_min.to_numpy(), result.item_max.to_numpy()
+    point_v = result.unstandardized_weights.to_numpy()[None]
+    reps = _replicate_fit(result, replicates, seed) if replicates is not None else None
+    z = st.norm.ppf(0.5 + ci / 2)
+    rows = []
+    for g in pd.unique(labels):
+        mask = labels == g
+        w = result._w[mask]
+        means = (w @ result._X[mask]) / w.sum()
+        est = _index(point_v, means[None], lo, hi, model)[0]
+        se = pd.Series(np.nan, index=model.lvs)
+        if reps is not None:
+            F, scale, rscales, mse, _, fit, v = reps
+            Fg = F[mask]
+            rep_means = (Fg.T @ result._X[mask]) / Fg.sum(axis=0)[:, None]
+            draws = np.stack([s.to_numpy() for s in _index(v, rep_means, lo, hi, model)])[fit.converged]
+            center = est.to_numpy() if mse else draws.mean(axis=0)
+            se = pd.Series(np.sqrt(scale * (rscales[fit.converged][:, None] * (draws - center) ** 2).sum(axis=0)),
+                           index=model.lvs)
+        for lv in model.lvs:
+            rows.append({"group": g, "lv": lv, "estimate": est[lv], "se": se[lv], "ci_low": est[lv] - z * se[lv],
+                         "ci_high": est[lv] + z * se[lv], "n": int(mask.sum())})
+    return pd.DataFrame(rows)
+
+
+def _bootstrap(result: PLSResult, replicates, seed, ci) -> PLSBootstrap:
+    model = result.model
+    F, scale, rscales, mse, means, fit, v = _replicate_fit(result, replicates, seed)
+    ok = fit.converged
     index = np.stack([s.to_numpy() for s in _index(v, means, result.item_min.to_numpy(), result.item_max.to_numpy(), model)])
     point = result._fit
     lvs, items, a = model.lvs, model.items, model.adjacency

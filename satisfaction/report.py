@@ -28,7 +28,7 @@ from . import plotting
 from .codebook import Codebook, load_codebook
 from .estimate import margin_of_error
 from .drivers import QUADRANTS, importance_performance
-from .index import composite, sample_sizes, score_table, unit_item_means, weighted_scores
+from .index import composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
 from .schemes import fixed_weights, weights_for
 from .sensitivity import rank_sensitivity
 from .reliability import quality_flags, reliability_table
@@ -180,6 +180,56 @@ class AnnualReport:
                                       title=t("fig_ipa_title", self.lang, year=self.year),
                                       xlabel=t("fig_ipa_x", self.lang), ylabel=t("fig_ipa_y", self.lang))
 
+    # ---- the structural (PLS) model --------------------------------------------------------------
+    @cached_property
+    def model(self):
+        """``(fit, per-city table, bootstrap)`` of the codebook's structural model, or None."""
+        if not self.codebook.structural:
+            return None
+        fit, table = pls_index(self.replicate_design, self.codebook, by="city")
+        return fit, table, fit.bootstrap(self.replicate_design)
+
+    def _lv_label(self, lv: str) -> str:
+        zh, en = self.codebook.structural["labels"][lv]
+        return en if self.lang == "en" else zh
+
+    def model_markdown(self) -> str:
+        fit = self.model[0]
+        name = self.codebook.structural["en" if self.lang == "en" else "zh"] or self.codebook.structural["code"]
+        return f"## {t('sec_model', self.lang)}\n\n" + t("model_note", self.lang, model=name, reps=REPLICATES, gof=fit.gof)
+
+    def model_paths_table(self) -> pd.DataFrame:
+        fit, _, boot = self.model
+        p = boot.paths
+        r2 = fit.r2
+        return pd.DataFrame({
+            t("col_from", self.lang): p["from"].map(self._lv_label), t("col_to", self.lang): p["to"].map(self._lv_label),
+            t("col_path", self.lang): p["estimate"].round(3), t("col_se", self.lang): p["se"].round(3),
+            t("col_ci", self.lang): [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(p["ci_low"], p["ci_high"])],
+            t("col_r2", self.lang): p["to"].map(r2).round(3)})
+
+    def model_constructs_table(self) -> pd.DataFrame:
+        fit, _, boot = self.model
+        rel = fit.reliability
+        idx = boot.index.set_index("lv")
+        lvs = list(fit.model.lvs)
+        return pd.DataFrame({
+            t("col_lv", self.lang): [self._lv_label(lv) for lv in lvs],
+            t("col_model_index", self.lang): idx.loc[lvs, "estimate"].round(1).to_numpy(),
+            t("col_ci", self.lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(idx.loc[lvs, "ci_low"], idx.loc[lvs, "ci_high"])],
+            t("col_r2", self.lang): [f"{fit.r2[lv]:.3f}" if lv in fit.r2.index else "—" for lv in lvs],
+            "alpha": rel.loc[lvs, "alpha"].round(3).to_numpy(), t("col_rho_a", self.lang): rel.loc[lvs, "rhoA"].round(3).to_numpy(),
+            t("col_rho_c", self.lang): rel.loc[lvs, "rhoC"].round(3).to_numpy(), "AVE": rel.loc[lvs, "AVE"].round(3).to_numpy()})
+
+    def model_figure(self):
+        _, table, _ = self.model
+        lv = self.codebook.structural["index"]
+        part = table[table["lv"] == lv].rename(columns={"estimate": lv})
+        part = part.assign(name=part["city"].map(lambda c: self.codebook.city_label(c, self.lang)))
+        return plotting.index_bar_chart(part, labels={}, index_code=lv,
+                                        title=t("fig_model_title", self.lang, year=self.year, lv=self._lv_label(lv)),
+                                        xlabel=t("fig_index_x", self.lang))
+
     def priorities_table(self) -> pd.DataFrame:
         """Per city (rank order): the indicators to concentrate on, most important first."""
         concentrate = QUADRANTS[self.lang]["concentrate"]
@@ -288,7 +338,9 @@ class AnnualReport:
         return {"sample": self.sample_table(), "scores": self.scores_table(), "indicators": self.indicator_table(),
                 "reliability": self.reliability_table(), "quality": self.quality_table(), "weights": self.weights_table(),
                 "rank_uncertainty": self.rank_uncertainty_table(), "sensitivity": self.sobol_table(),
-                "priorities": self.priorities_table()}
+                "priorities": self.priorities_table(),
+                **({"model_paths": self.model_paths_table(), "model_constructs": self.model_constructs_table()}
+                   if self.model is not None else {})}
 
     # ---- figures ----------------------------------------------------------------------------
     def index_figure(self):
@@ -307,7 +359,8 @@ class AnnualReport:
         return {"index_by_city": plotting.figure_png(self.index_figure()),
                 "dimensions_by_city": plotting.figure_png(self.dimension_figure()),
                 "rank_uncertainty": plotting.figure_png(self.rank_figure()),
-                "importance_performance": plotting.figure_png(self.drivers_figure())}
+                "importance_performance": plotting.figure_png(self.drivers_figure()),
+                **({"model_index_by_city": plotting.figure_png(self.model_figure())} if self.model is not None else {})}
 
     # ---- output -----------------------------------------------------------------------------
     def save_outputs(self, output_dir: str | Path) -> Path:
@@ -326,7 +379,9 @@ class AnnualReport:
                        "weights": "权重" if self.lang == "zh" else "weights",
                        "rank_uncertainty": "排名不确定性" if self.lang == "zh" else "rank uncertainty",
                        "sensitivity": "敏感性" if self.lang == "zh" else "sensitivity",
-                       "priorities": "改进重点" if self.lang == "zh" else "priorities"}
+                       "priorities": "改进重点" if self.lang == "zh" else "priorities",
+                       "model_paths": "模型路径" if self.lang == "zh" else "model paths",
+                       "model_constructs": "模型潜变量" if self.lang == "zh" else "model constructs"}
         atomic_write_bytes(target / "tables.xlsx", xlsx_bytes({sheet_names[k]: v for k, v in tables.items()}))
         for name, df in tables.items():
             atomic_write_bytes(target / f"{name}.csv", df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))

@@ -137,7 +137,37 @@ class SynthSurvey:
     seed: int
 
 
-def _simulate_city_year(codebook: Codebook, city: str, year: int, rng: np.random.Generator) -> pd.DataFrame:
+def _structural_items(codebook: Codebook, quality: np.ndarray, overall: np.ndarray, rng: np.random.Generator) -> dict:
+    """Answers to the customer-satisfaction-model items (codebook ``structural_model``), from a
+    recursive latent model around the respondent's perceived quality of the tree's dimensions and
+    their overall satisfaction: expectations → quality → value → satisfaction → complaints,
+    loyalty. Drawn from their own stream so that the other answers do not depend on them."""
+    n = len(quality)
+    expect = 0.55 * quality + rng.normal(0, 0.75, n)
+    qual = quality + rng.normal(0, 0.45, n)
+    value = 0.55 * qual + 0.15 * expect + rng.normal(0, 0.7, n)
+    complain = -0.55 * overall + rng.normal(0, 0.9, n)
+    loyal = 0.65 * overall - 0.12 * complain + rng.normal(0, 0.7, n)
+    latent = {"EXP": (expect, 0.0), "QUA": (qual, 0.0), "VAL": (value, 0.0), "SAT": (overall, 0.0),
+              "CMP": (complain, 1.2), "LOY": (loyal, 0.0)}
+    answers = {}
+    for code in (c for block in codebook.structural.get("blocks", {}).values() for c in block):
+        if code == "OVERALL" or code[:3] not in latent:
+            continue
+        item = codebook.items[code]
+        eta, centre = latent[code[:3]]
+        k = int(item.scale.max - item.scale.min + 1)
+        y = (_cut(eta + rng.normal(0, 0.8, n), k, centre) - 1 + item.scale.min).astype(float)
+        if item.scale.dont_know:
+            y[rng.random(n) < 0.03] = item.scale.dont_know[0]
+        if item.scale.missing:
+            y[rng.random(n) < 0.004] = item.scale.missing[0]
+        answers[code] = y
+    return answers
+
+
+def _simulate_city_year(codebook: Codebook, city: str, year: int, rng: np.random.Generator,
+                        model_rng: np.random.Generator | None = None) -> pd.DataFrame:
     n_valid = 540 + int(rng.integers(0, 40))
     n_bad = int(rng.binomial(n_valid, 0.04))
     n = n_valid + n_bad
@@ -163,8 +193,10 @@ def _simulate_city_year(codebook: Codebook, city: str, year: int, rng: np.random
                 if item.reverse:
                     y = k + 1 - y
                 answers[code] = (y - 1 + item.scale.min).astype(float)
-    overall = sum(codebook.tree.weights[d] * dim_latent[d] for d in dim_latent) + rng.normal(0, 0.8, n)
-    aux = [c for c in codebook.item_codes if codebook.items[c].auxiliary]
+    quality = sum(codebook.tree.weights[d] * dim_latent[d] for d in dim_latent)
+    overall = quality + rng.normal(0, 0.8, n)
+    model_items = {c for block in codebook.structural.get("blocks", {}).values() for c in block} - {"OVERALL"}
+    aux = [c for c in codebook.item_codes if codebook.items[c].auxiliary and c not in model_items]
     for code in aux:
         item = codebook.items[code]
         answers[code] = (_cut(overall, int(item.scale.max - item.scale.min + 1), 0.0) - 1 + item.scale.min).astype(float)
@@ -194,6 +226,10 @@ def _simulate_city_year(codebook: Codebook, city: str, year: int, rng: np.random
         if item.scale.missing:
             ans.loc[refused & ~straight, code] = item.scale.missing[0]
 
+    if model_items:
+        extra = _structural_items(codebook, quality, overall, model_rng or np.random.default_rng([year, int(city)]))
+        ans = pd.concat([ans, pd.DataFrame(extra)[[c for c in codebook.item_codes if c in extra]]], axis=1)
+
     start = np.datetime64(f"{year}-09-01")
     dates = start + rng.integers(0, 61, n).astype("timedelta64[D]")
     order = np.argsort(dates, kind="stable")
@@ -219,7 +255,7 @@ def generate(seed: int = DEFAULT_SEED, years=YEARS, codebook: Codebook | str | P
         frames = []
         for j, city in enumerate(cb.cities):
             rng = np.random.default_rng([seed, int(year), j])
-            frames.append(_simulate_city_year(cb, city, year, rng))
+            frames.append(_simulate_city_year(cb, city, year, rng, np.random.default_rng([seed, int(year), j, 1])))
         responses[int(year)] = pd.concat(frames, ignore_index=True)
     cities = pd.DataFrame({
         "city": list(cb.cities),

@@ -281,3 +281,45 @@ def test_missing_answers_are_replaced_by_the_item_mean_or_dropped():
     assert listwise.n == len(data) - 2
     filled = data.fillna({"q1": data.q1.mean()})
     np.testing.assert_allclose(mean_fit.outer_weights, pls_path(filled, TOY_BLOCKS, TOY_PATHS).outer_weights, atol=1e-12)
+
+
+# ---- the codebook's structural model on the demo survey ----------------------------------------------
+
+
+def test_codebook_structural_model_on_the_demo(survey_2024, codebook):
+    from satisfaction.index import pls_index
+    from satisfaction.weighting import replicate_design, survey_design
+
+    design = replicate_design(survey_design(survey_2024.data, codebook), codebook, replicates=40, seed=2)
+    fit, table = pls_index(design, codebook, by="city")
+    paths = fit.path_matrix
+    assert paths.loc["QUAL", "SATI"] > 0 and paths.loc["SATI", "LOYA"] > 0 and paths.loc["SATI", "COMP"] < 0
+    sati = table[table["lv"] == "SATI"]
+    assert len(sati) == 14 and sati["estimate"].between(0, 100).all() and (sati["se"] > 0).all()
+    # a city's model index is the weighted mean of its respondents' rescaled scores
+    scores = fit.rescaled_scores()
+    city = design.data.loc[scores.index, "city"]
+    w = pd.Series(design.weights, index=design.data.index).loc[scores.index]
+    first = sati.iloc[0]
+    mask = (city == first["city"]).to_numpy()
+    assert np.average(scores["SATI"][mask], weights=w[mask]) == pytest.approx(first["estimate"], abs=1e-9)
+
+
+def test_structural_model_errors_are_named(tmp_path, codebook):
+    import copy
+
+    import yaml
+
+    from satisfaction.codebook import load_codebook
+    from satisfaction.errors import CodebookError
+
+    raw = copy.deepcopy(codebook.raw)
+    raw["structural_model"]["blocks"]["EXPE"]["items"] = ["EXP1", "NOPE"]
+    raw["structural_model"]["paths"]["EXPE"] = ["LOYA"]
+    raw["structural_model"]["index"] = "XXX"
+    path = tmp_path / "codebook.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(CodebookError) as err:
+        load_codebook(path)
+    text = str(err.value)
+    assert "NOPE" in text and "cycle" in text and "XXX" in text

@@ -35,6 +35,7 @@ def test_report_folder_contents(published):
     names = {p.relative_to(published).as_posix() for p in published.rglob("*") if p.is_file()}
     assert {"report.html", "annual_report.ipynb", "tables.xlsx", "scores.csv", "sample.csv", "indicators.csv",
             "reliability.csv", "quality.csv", "weights.csv", "rank_uncertainty.csv", "sensitivity.csv", "priorities.csv",
+            "model_paths.csv", "model_constructs.csv", "figures/model_index_by_city.png",
             "figures/index_by_city.png", "figures/dimensions_by_city.png", "figures/rank_uncertainty.png",
             "figures/importance_performance.png"} <= names
     assert not [p for p in published.parent.iterdir() if p.name.startswith(".")]
@@ -50,7 +51,8 @@ def test_html_has_no_code_and_embeds_images(published):
     assert "<img src=\"http" not in html and "figures/" not in html
     for text in ("2024年广西壮族自治区消费者满意度测评报告", "样本概况", "消费者满意度指数", "消费供给", "消费环境", "消费维权", "贺州", "南宁",
                  "95%置信区间", "设计效应", "加权", "问卷信度与数据质量", "可以合并为一个得分", "直线作答",
-                 "全区综合指数", "排名的稳健性", "层次分析法", "Sobol", "重要性—表现分析", "重点改进"):
+                 "全区综合指数", "排名的稳健性", "层次分析法", "Sobol", "重要性—表现分析", "重点改进",
+                 "顾客满意度指数模型", "路径系数", "rhoA"):
         assert text in html, text
 
 
