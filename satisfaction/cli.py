@@ -47,10 +47,17 @@ indicator tree with the codebook's weights; standard errors and 95 % confidence 
 Taylor linearisation, allowing for the raking. Prints the ranked table; --out saves it (.csv or
 .xlsx).
 
+Other weights and aggregation (JRC/OECD handbook): --scheme equal|ahp|entropy|pca (AHP from the
+codebook's `ahp` judgements, refused when a consistency ratio is 0.1 or more unless
+--allow-inconsistent), --aggregation geometric, --min-share (share of a node's weight that must be
+answered). Entropy and PCA weights are estimated from the data, and geometric means are not linear,
+so these use re-raked bootstrap replicates (re-estimating the weights in each).
+
 examples:
   satisfaction index --year 2024
   satisfaction index --year 2024 --lang en --out scores_2024.xlsx
   satisfaction index --year 2024 --method replicate --replicates 1000
+  satisfaction index --year 2024 --scheme entropy --aggregation geometric
 """
 
 REPORT_HELP = """\
@@ -117,11 +124,23 @@ def cmd_index(args) -> int:
     cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))
     survey = read_processed(_root_path(args.processed_dir, "data", "processed") / str(args.year), cb)
     design = survey_design(survey.data, cb, weighted=not args.unweighted)
-    if args.method == "replicate":
+    nonlinear = args.scheme in ("entropy", "pca") or args.aggregation == "geometric"
+    if args.method == "replicate" or nonlinear:
         from .weighting import replicate_design
 
         design = replicate_design(design, cb, replicates=args.replicates, seed=args.seed, weighted=not args.unweighted)
-    table = score_table(weighted_scores(design, cb, method=args.method), cb)
+    if nonlinear:
+        from .index import replicate_scores
+
+        scores = replicate_scores(design, cb, scheme=args.scheme, aggregation=args.aggregation, min_share=args.min_share,
+                                  **({"allow_inconsistent": True} if args.allow_inconsistent and args.scheme == "ahp" else {}))
+    else:
+        from .schemes import weights_for
+
+        options = {"allow_inconsistent": True} if args.allow_inconsistent and args.scheme == "ahp" else {}
+        scores = weighted_scores(design, cb, method=args.method, weights=weights_for(args.scheme, cb, **options),
+                                 min_share=args.min_share)
+    table = score_table(scores, cb)
     lang = args.lang
     table.insert(2, "name", table["city"].map(lambda c: cb.city_label(c, lang)))
     table = table.rename(columns={c: cb.label(c, lang) for c in [cb.tree.code, *[d.code for d in cb.dimensions]]})
@@ -185,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="standard errors by Taylor linearisation (default) or re-raked bootstrap replicates")
     p.add_argument("--replicates", type=int, default=500, help="bootstrap replicates for --method replicate (default 500)")
     p.add_argument("--seed", type=int, default=2024, help="seed of the bootstrap (default 2024)")
+    p.add_argument("--scheme", choices=["fixed", "equal", "ahp", "entropy", "pca"], default="fixed",
+                   help="weights of the indicator tree (default: fixed, the codebook's)")
+    p.add_argument("--allow-inconsistent", action="store_true", help="accept AHP judgements with CR ≥ 0.1")
+    p.add_argument("--aggregation", choices=["arithmetic", "geometric"], default="arithmetic",
+                   help="how children are combined (default: arithmetic)")
+    p.add_argument("--min-share", type=float, default=0.5, metavar="S",
+                   help="share of a node's weight that must be answered (default 0.5)")
     common(p)
     p.set_defaults(func=cmd_index)
 

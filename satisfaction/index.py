@@ -157,7 +157,7 @@ def tree_coefficients(codebook: Codebook, available: pd.Series | None = None, *,
 
 
 def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str = "linearization",
-                    ci: float = 0.95, weights=None) -> pd.DataFrame:
+                    ci: float = 0.95, weights=None, min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Every node of the tree per unit, from the design's weights, with SE and confidence interval.
 
     Node scores are linear combinations of the units' weighted item means (rescaled to 0–100), so
@@ -178,7 +178,8 @@ def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str
     work = replace(design, data=pd.concat([design.data.drop(columns=scored.columns, errors="ignore"), scored], axis=1))
 
     def coefficients(available: pd.Series) -> pd.DataFrame:
-        coef = tree_coefficients(codebook, available.rename(lambda c: c.removeprefix("score:")), weights=weights)
+        coef = tree_coefficients(codebook, available.rename(lambda c: c.removeprefix("score:")), weights=weights,
+                                 min_share=min_share)
         return coef.add_prefix("score:")
 
     out = linear_combination(work, list(scored.columns), coefficients, by=by, method=method, ci=ci)
@@ -277,6 +278,10 @@ def replicate_scores(design, codebook: Codebook, *, scheme: str = "fixed", by: s
 
     from .schemes import stack_data_weights, weights_for
 
+    if aggregation not in METHODS:
+        raise ValueError(f"aggregation must be one of {METHODS}, got {aggregation!r}")
+    if not 0 <= min_share <= 1:
+        raise ValueError(f"min_share must be between 0 and 1, got {min_share!r}")
     items = codebook.index_items
     point, reps, units = _replicate_unit_means(design, codebook, by)
     if scheme in ("entropy", "pca"):

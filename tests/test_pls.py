@@ -323,3 +323,17 @@ def test_structural_model_errors_are_named(tmp_path, codebook):
         load_codebook(path)
     text = str(err.value)
     assert "NOPE" in text and "cycle" in text and "XXX" in text
+
+
+def test_rescaled_scores_are_plspms_rescale_with_r_weights(ecsi):
+    # plspm::rescale(): the raw items times the block-normalised outer weights; with the items' range
+    # set to (0, 1) our 0–100 scores are 100 × that, and our weights are plspm's (unscaled data)
+    s = PLSPM["satisfaction"]
+    fit = pls_path(ecsi, s["blocks"], s["path"], scheme="centroid", scaled=False, tol=1e-6, max_iter=100,
+                   item_range=(0, 1))
+    r_weights = _outer(s["outer_model"]["centroid"])["weight"]
+    for lv, items in s["blocks"].items():
+        w = r_weights[items] / r_weights[items].sum()
+        expected = ecsi[items].to_numpy() @ w.to_numpy()
+        np.testing.assert_allclose(fit.rescaled_scores()[lv] / 100, expected, atol=1e-9)
+        assert fit.index[lv] == pytest.approx(100 * expected.mean(), abs=1e-9)

@@ -163,3 +163,16 @@ def test_robustness_and_priorities_tables(published, codebook):
     assert len(sobol) == 4 and sobol["总指数"].between(0, 1.5).all()
     priorities = pd.read_csv(published / "priorities.csv", encoding="utf-8-sig")
     assert len(priorities) == 14
+
+
+def test_cli_index_with_other_schemes(processed, tmp_path, capsys):
+    from satisfaction.cli import main
+
+    out = tmp_path / "entropy.csv"
+    assert main(["index", "--year", "2024", "--processed-dir", str(processed), "--scheme", "entropy",
+                 "--aggregation", "geometric", "--replicates", "30", "--out", str(out)]) == 0
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert len(table) == 14 and (table["se"] > 0).all()
+    assert main(["index", "--year", "2024", "--processed-dir", str(processed), "--scheme", "ahp"]) == 0
+    assert main(["index", "--year", "2024", "--processed-dir", str(processed), "--min-share", "2"]) == 2
+    assert "min_share must be between 0 and 1" in capsys.readouterr().err
