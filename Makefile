@@ -48,8 +48,12 @@ $(FONTS): $(STAMP)
 	fi
 	@touch $@
 
+PREV   := $(shell echo $$(($(YEAR) - 1)))
+
 ingest: install
 	$(BIN)/satisfaction ingest --year $(YEAR)
+	@# the previous year too, when its exports are there: the report compares the two years
+	@if [ -d data/raw/$(PREV) ]; then $(BIN)/satisfaction ingest --year $(PREV); fi
 
 report: ingest
 	$(BIN)/satisfaction report --year $(YEAR) --lang $(LANG_REPORT)

@@ -16,6 +16,7 @@ import io
 import warnings
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
@@ -203,6 +204,85 @@ def quadrant_grid(ipa: pd.DataFrame, *, units: list[str], names: dict[str, str],
     fig.legend(handles=handles, loc="upper center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 0.985))
     fig.suptitle(title, y=0.999, fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def caterpillar_chart(table: pd.DataFrame, *, title: str, xlabel: str, set_label: str, name_column: str = "name"):
+    """League table: each city's score with its 95 % CI, best at the top, and its rank confidence
+    set ``[lower, upper]`` written at the right (``estimate, ci_low, ci_high, lower, upper``)."""
+    use_cjk_font()
+    data = table.sort_values("estimate")
+    fig = Figure(figsize=(8, 0.4 * len(data) + 1.5), dpi=110)
+    ax = fig.subplots()
+    y = list(range(len(data)))
+    ax.hlines(y, data["ci_low"], data["ci_high"], color="#9ecae1", linewidth=4)
+    ax.plot(data["estimate"], y, "o", color=PALETTE["index"], markersize=5)
+    ax.set_yticks(y, data[name_column])
+    right = float(data["ci_high"].max())
+    span = right - float(data["ci_low"].min())
+    for yi, (lo, hi) in zip(y, zip(data["lower"], data["upper"])):
+        ax.text(right + 0.04 * span, yi, f"[{lo}, {hi}]" if lo != hi else f"[{lo}]", va="center", fontsize=8.5)
+    ax.text(right + 0.04 * span, len(data) - 0.3, set_label, fontsize=8.5, va="bottom", color="#555555")
+    ax.set_xlim(float(data["ci_low"].min()) - 0.05 * span, right + 0.22 * span)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def slopegraph(previous: pd.Series, current: pd.Series, *, names: dict, years: tuple, title: str,
+               changes: pd.Series | None = None, labels: tuple = ("up", "down", "no significant change")):
+    """Rank movement between two years: one line per city from last year's rank to this year's
+    (rank 1 at the top), coloured by the significance of its score change (``changes``: +1, −1, 0)."""
+    use_cjk_font()
+    common = previous.index.intersection(current.index)
+    n = len(common)
+    fig = Figure(figsize=(6.2, 0.36 * n + 1.6), dpi=110)
+    ax = fig.subplots()
+    colour = {1: "#2ca02c", -1: "#d62728", 0: "#9e9e9e"}
+    for unit in common:
+        c = 0 if changes is None else int(changes.get(unit, 0))
+        ax.plot([0, 1], [previous[unit], current[unit]], "-o", color=colour[c], linewidth=1.6 if c else 1, markersize=4)
+        ax.text(-0.04, previous[unit], f"{names.get(unit, unit)} {int(previous[unit])}", ha="right", va="center", fontsize=8.5)
+        ax.text(1.04, current[unit], f"{int(current[unit])} {names.get(unit, unit)}", ha="left", va="center", fontsize=8.5)
+    ax.set_ylim(n + 0.7, 0.3)
+    ax.set_xlim(-0.55, 1.55)
+    ax.set_xticks([0, 1], [str(years[0]), str(years[1])])
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    handles = [Line2D([], [], color=colour[k], label=l) for k, l in zip((1, -1, 0), labels)]
+    ax.legend(handles=handles, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8)
+    ax.set_title(title, pad=24)
+    fig.tight_layout()
+    return fig
+
+
+def difference_heatmap(pairs: pd.DataFrame, order: list, *, names: dict, title: str, colorbar_label: str):
+    """Pairwise differences (row city minus column city) as a heat map; differences that are
+    significant with simultaneous 95 % confidence are marked with a dot."""
+    use_cjk_font()
+    idx = {u: i for i, u in enumerate(order)}
+    n = len(order)
+    diff = np.zeros((n, n))
+    sig = np.zeros((n, n), dtype=bool)
+    for a, b, d, s in zip(pairs["unit_a"], pairs["unit_b"], pairs["difference"], pairs["significant"]):
+        i, j = idx[a], idx[b]
+        diff[i, j], diff[j, i] = d, -d
+        sig[i, j] = sig[j, i] = s
+    fig = Figure(figsize=(0.42 * n + 2.6, 0.42 * n + 1.6), dpi=110)
+    ax = fig.subplots()
+    lim = float(np.abs(diff).max()) or 1.0
+    image = ax.imshow(diff, cmap="RdBu", vmin=-lim, vmax=lim)
+    ii, jj = np.nonzero(sig)
+    ax.plot(jj, ii, ".", color="black", markersize=3.5)
+    labels = [names.get(u, u) for u in order]
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    cbar.set_label(colorbar_label)
+    ax.set_title(title)
+    fig.tight_layout()
     return fig
 
 

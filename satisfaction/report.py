@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 
 from . import plotting
@@ -30,6 +31,7 @@ from .estimate import margin_of_error
 from .drivers import QUADRANTS, importance_performance
 from .index import composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
 from .schemes import fixed_weights, weights_for
+from .ranking import change, pairwise, point_ranks, rank_correlation, rank_sets, tau_best, tiers, versus_average
 from .sensitivity import rank_sensitivity
 from .reliability import quality_flags, reliability_table
 from .weighting import replicate_design, survey_design
@@ -43,6 +45,8 @@ NOTEBOOK = "annual_report.ipynb"
 REPLICATES = 500
 #: Monte Carlo draws of the rank sensitivity analysis (each costs 6 index builds).
 SENSITIVITY_DRAWS = 1000
+#: Bootstrap draws behind the rank confidence sets.
+RANK_DRAWS = 1000
 
 
 class AnnualReport:
@@ -65,7 +69,8 @@ class AnnualReport:
         self.region = region or self.codebook.region["code"]
         if self.region != self.codebook.region["code"]:
             raise ValueError(f"region {self.region!r} is not the codebook's region {self.codebook.region['code']!r}")
-        self.survey = read_processed(resolve(processed_dir) / str(self.year), self.codebook)
+        self.processed_dir = resolve(processed_dir)
+        self.survey = read_processed(self.processed_dir / str(self.year), self.codebook)
         self.design = survey_design(self.survey.data, self.codebook)
         self.node_scores = weighted_scores(self.design, self.codebook, by="city")
         self.scores = score_table(self.node_scores, self.codebook)
@@ -230,6 +235,125 @@ class AnnualReport:
                                         title=t("fig_model_title", self.lang, year=self.year, lv=self._lv_label(lv)),
                                         xlabel=t("fig_index_x", self.lang))
 
+    # ---- ranking inference --------------------------------------------------------------------------
+    def _index_rows(self, node_scores: pd.DataFrame) -> pd.DataFrame:
+        idx = self.codebook.tree.code
+        return node_scores[node_scores["node"] == idx].set_index("city")
+
+    @cached_property
+    def ranking(self) -> dict:
+        """Rank sets, pairwise comparisons, tiers, τ-best/worst and the comparison with the average."""
+        rows = self._index_rows(self.node_scores).loc[list(self.scores["city"])]
+        est, var = rows["estimate"], rows["se"] ** 2
+        sets = rank_sets(est, var, n_draws=RANK_DRAWS, seed=self.year)
+        pairs = pairwise(est, var, seed=self.year)
+        sizes = None
+        if self.codebook.composite:
+            table = pd.read_csv(self.codebook.sizes_path, dtype={"city": str}).set_index("city")
+            sizes = table[self.codebook.composite["sizes"][0]].reindex(est.index).to_numpy()
+        tau = min(3, len(est))
+        return {"sets": sets, "pairs": pairs, "tiers": tiers(est, pairs),
+                "best": tau_best(est, var, tau, n_draws=RANK_DRAWS, seed=self.year),
+                "worst": tau_best(est, var, tau, n_draws=RANK_DRAWS, seed=self.year, worst=True),
+                "average": versus_average(est, var, weights=sizes), "tau": tau}
+
+    def ranking_markdown(self) -> str:
+        r = self.ranking
+        name = lambda c: self.codebook.city_label(c, self.lang)  # noqa: E731
+        sep = "、" if self.lang == "zh" else ", "
+        best = sep.join(name(c) for c in r["best"].loc[r["best"]["in_set"], "unit"])
+        worst = sep.join(name(c) for c in r["worst"].loc[r["worst"]["in_set"], "unit"])
+        return (f"## {t('sec_ranking', self.lang)}\n\n{t('ranking_note', self.lang)}\n\n"
+                + t("tau_note", self.lang, tau=r["tau"], best=best, worst=worst))
+
+    def ranking_table(self) -> pd.DataFrame:
+        r = self.ranking
+        sets = r["sets"].set_index("unit")
+        avg = r["average"].set_index("unit")
+        cities = list(self.scores["city"])
+        return pd.DataFrame({
+            t("col_rank", self.lang): sets.loc[cities, "rank"].to_numpy(),
+            t("col_city", self.lang): self.scores["name"].to_numpy(),
+            self._label(self.codebook.tree.code): sets.loc[cities, "estimate"].round(2).to_numpy(),
+            t("col_rank_set", self.lang): [f"[{lo}, {hi}]" for lo, hi in zip(sets.loc[cities, "lower"], sets.loc[cities, "upper"])],
+            t("col_tier", self.lang): r["tiers"].loc[cities].to_numpy(),
+            t("col_vs_avg", self.lang): [f"{t(pos, self.lang)} ({d:+.1f})" for pos, d in
+                                          zip(avg.loc[cities, "position"], avg.loc[cities, "difference"])],
+        })
+
+    def caterpillar_figure(self):
+        rows = self._index_rows(self.node_scores)
+        sets = self.ranking["sets"].set_index("unit")
+        table = pd.DataFrame({"estimate": rows["estimate"], "ci_low": rows["ci_low"], "ci_high": rows["ci_high"],
+                              "lower": sets["lower"], "upper": sets["upper"]})
+        table["name"] = [self.codebook.city_label(c, self.lang) for c in table.index]
+        return plotting.caterpillar_chart(table, title=t("fig_cat_title", self.lang, year=self.year),
+                                          xlabel=t("fig_index_x", self.lang), set_label=t("fig_cat_set", self.lang))
+
+    def heatmap_figure(self):
+        names = {c: self.codebook.city_label(c, self.lang) for c in self.scores["city"]}
+        return plotting.difference_heatmap(self.ranking["pairs"], list(self.scores["city"]), names=names,
+                                           title=t("fig_heat_title", self.lang, year=self.year),
+                                           colorbar_label=t("fig_heat_cbar", self.lang))
+
+    @cached_property
+    def previous(self) -> pd.DataFrame | None:
+        """Last year's index per city (weighted, linearised SEs), or None without its processed data."""
+        folder = self.processed_dir / str(self.year - 1)
+        if not folder.exists():
+            return None
+        survey = read_processed(folder, self.codebook)
+        return weighted_scores(survey_design(survey.data, self.codebook), self.codebook, by="city")
+
+    def change_markdown(self) -> str:
+        head = f"## {t('sec_change', self.lang)}\n\n"
+        if self.previous is None:
+            return head + t("no_previous", self.lang, prev=self.year - 1)
+        ch = self.change
+        corr = rank_correlation(self._index_rows(self.previous)["estimate"], self._index_rows(self.node_scores)["estimate"])
+        return head + t("change_note", self.lang, prev=self.year - 1, tau=corr["kendall_tau"], rho=corr["spearman_rho"],
+                        n_up=int((ch["significant"] & (ch["change"] > 0)).sum()),
+                        n_down=int((ch["significant"] & (ch["change"] < 0)).sum()))
+
+    @cached_property
+    def change(self) -> pd.DataFrame:
+        now = self._index_rows(self.node_scores).reset_index().rename(columns={"city": "unit"})
+        before = self._index_rows(self.previous).reset_index().rename(columns={"city": "unit"})
+        return change(now, before)
+
+    def change_table(self) -> pd.DataFrame | None:
+        if self.previous is None:
+            return None
+        prev_rows = self._index_rows(self.previous)
+        prev_sets = rank_sets(prev_rows["estimate"], prev_rows["se"] ** 2, n_draws=RANK_DRAWS, seed=self.year - 1).set_index("unit")
+        sets = self.ranking["sets"].set_index("unit")
+        ch = self.change.set_index("unit")
+        cities = [c for c in self.scores["city"] if c in ch.index]
+        fmt = lambda s, c: f"{s.loc[c, 'rank']} [{s.loc[c, 'lower']}, {s.loc[c, 'upper']}]"  # noqa: E731
+        return pd.DataFrame({
+            t("col_city", self.lang): [self.codebook.city_label(c, self.lang) for c in cities],
+            t("col_prev_score", self.lang): ch.loc[cities, "previous"].round(2).to_numpy(),
+            self._label(self.codebook.tree.code): ch.loc[cities, "current"].round(2).to_numpy(),
+            t("col_change", self.lang): [f"{d:+.2f} ({lo:+.2f}, {hi:+.2f})" for d, lo, hi in
+                                          zip(ch.loc[cities, "change"], ch.loc[cities, "ci_low"], ch.loc[cities, "ci_high"])],
+            t("col_p", self.lang): ch.loc[cities, "p"].round(3).to_numpy(),
+            t("col_prev_set", self.lang): [fmt(prev_sets, c) for c in cities],
+            t("col_rank_set", self.lang): [fmt(sets, c) for c in cities],
+        })
+
+    def slope_figure(self):
+        prev_rank = point_ranks(self._index_rows(self.previous)["estimate"])
+        prev = pd.Series(prev_rank, index=self._index_rows(self.previous).index)
+        now_rows = self._index_rows(self.node_scores)
+        now = pd.Series(point_ranks(now_rows["estimate"]), index=now_rows.index)
+        ch = self.change.set_index("unit")
+        direction = np.sign(ch["change"]).where(ch["significant"], 0).astype(int)
+        names = {c: self.codebook.city_label(c, self.lang) for c in now.index}
+        return plotting.slopegraph(prev, now, names=names, years=(self.year - 1, self.year), changes=direction,
+                                   title=t("fig_slope_title", self.lang, prev=self.year - 1, year=self.year),
+                                   labels=(t("fig_slope_up", self.lang), t("fig_slope_down", self.lang),
+                                           t("fig_slope_same", self.lang)))
+
     def priorities_table(self) -> pd.DataFrame:
         """Per city (rank order): the indicators to concentrate on, most important first."""
         concentrate = QUADRANTS[self.lang]["concentrate"]
@@ -340,7 +464,9 @@ class AnnualReport:
                 "rank_uncertainty": self.rank_uncertainty_table(), "sensitivity": self.sobol_table(),
                 "priorities": self.priorities_table(),
                 **({"model_paths": self.model_paths_table(), "model_constructs": self.model_constructs_table()}
-                   if self.model is not None else {})}
+                   if self.model is not None else {}),
+                "ranking": self.ranking_table(),
+                **({"change": self.change_table()} if self.previous is not None else {})}
 
     # ---- figures ----------------------------------------------------------------------------
     def index_figure(self):
@@ -360,7 +486,10 @@ class AnnualReport:
                 "dimensions_by_city": plotting.figure_png(self.dimension_figure()),
                 "rank_uncertainty": plotting.figure_png(self.rank_figure()),
                 "importance_performance": plotting.figure_png(self.drivers_figure()),
-                **({"model_index_by_city": plotting.figure_png(self.model_figure())} if self.model is not None else {})}
+                **({"model_index_by_city": plotting.figure_png(self.model_figure())} if self.model is not None else {}),
+                "rank_sets": plotting.figure_png(self.caterpillar_figure()),
+                "pairwise_differences": plotting.figure_png(self.heatmap_figure()),
+                **({"rank_movement": plotting.figure_png(self.slope_figure())} if self.previous is not None else {})}
 
     # ---- output -----------------------------------------------------------------------------
     def save_outputs(self, output_dir: str | Path) -> Path:
@@ -381,7 +510,9 @@ class AnnualReport:
                        "sensitivity": "敏感性" if self.lang == "zh" else "sensitivity",
                        "priorities": "改进重点" if self.lang == "zh" else "priorities",
                        "model_paths": "模型路径" if self.lang == "zh" else "model paths",
-                       "model_constructs": "模型潜变量" if self.lang == "zh" else "model constructs"}
+                       "model_constructs": "模型潜变量" if self.lang == "zh" else "model constructs",
+                       "ranking": "排名推断" if self.lang == "zh" else "ranking",
+                       "change": "与上年相比" if self.lang == "zh" else "change"}
         atomic_write_bytes(target / "tables.xlsx", xlsx_bytes({sheet_names[k]: v for k, v in tables.items()}))
         for name, df in tables.items():
             atomic_write_bytes(target / f"{name}.csv", df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))

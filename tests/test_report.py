@@ -19,7 +19,8 @@ from conftest import ROOT
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory, codebook):
     out = tmp_path_factory.mktemp("processed")
-    sio.ingest(2024, raw_root=ROOT / "data" / "raw", out_root=out, codebook=codebook)
+    for year in (2023, 2024):
+        sio.ingest(year, raw_root=ROOT / "data" / "raw", out_root=out, codebook=codebook)
     return out
 
 
@@ -36,6 +37,8 @@ def test_report_folder_contents(published):
     assert {"report.html", "annual_report.ipynb", "tables.xlsx", "scores.csv", "sample.csv", "indicators.csv",
             "reliability.csv", "quality.csv", "weights.csv", "rank_uncertainty.csv", "sensitivity.csv", "priorities.csv",
             "model_paths.csv", "model_constructs.csv", "figures/model_index_by_city.png",
+            "ranking.csv", "change.csv", "figures/rank_sets.png", "figures/pairwise_differences.png",
+            "figures/rank_movement.png",
             "figures/index_by_city.png", "figures/dimensions_by_city.png", "figures/rank_uncertainty.png",
             "figures/importance_performance.png"} <= names
     assert not [p for p in published.parent.iterdir() if p.name.startswith(".")]
@@ -52,7 +55,7 @@ def test_html_has_no_code_and_embeds_images(published):
     for text in ("2024年广西壮族自治区消费者满意度测评报告", "样本概况", "消费者满意度指数", "消费供给", "消费环境", "消费维权", "贺州", "南宁",
                  "95%置信区间", "设计效应", "加权", "问卷信度与数据质量", "可以合并为一个得分", "直线作答",
                  "全区综合指数", "排名的稳健性", "层次分析法", "Sobol", "重要性—表现分析", "重点改进",
-                 "顾客满意度指数模型", "路径系数", "rhoA"):
+                 "顾客满意度指数模型", "路径系数", "rhoA", "排名的统计推断", "排名置信集", "与上年相比", "Kendall"):
         assert text in html, text
 
 
@@ -176,3 +179,21 @@ def test_cli_index_with_other_schemes(processed, tmp_path, capsys):
     assert main(["index", "--year", "2024", "--processed-dir", str(processed), "--scheme", "ahp"]) == 0
     assert main(["index", "--year", "2024", "--processed-dir", str(processed), "--min-share", "2"]) == 2
     assert "min_share must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_ranking_tables(published):
+    ranking = pd.read_csv(published / "ranking.csv", encoding="utf-8-sig")
+    sets = ranking["排名置信集"].str.strip("[]").str.split(", ", expand=True).astype(int)
+    assert ((sets[0] <= ranking["排名"]) & (ranking["排名"] <= sets[1])).all()
+    assert ranking["分组"].str.len().gt(0).all()
+    change = pd.read_csv(published / "change.csv", encoding="utf-8-sig")
+    assert len(change) == 14 and change["p 值"].between(0, 1).all()
+
+
+def test_report_without_last_year_says_so(tmp_path, codebook):
+    from satisfaction.report import AnnualReport
+
+    only = tmp_path / "processed"
+    sio.ingest(2024, raw_root=ROOT / "data" / "raw", out_root=only, codebook=codebook)
+    report = AnnualReport(2024, processed_dir=only, codebook=codebook)
+    assert report.previous is None and "2023" in report.change_markdown() and report.change_table() is None
