@@ -294,7 +294,8 @@ def replicate_scores(design, codebook: Codebook, *, scheme: str = "fixed", by: s
     geo = aggregation == "geometric"
     est = aggregate_arrays(point, items, codebook, point_w, geometric=geo, min_share=min_share)
     draws = aggregate_arrays(reps, items, codebook, rep_w, geometric=geo, min_share=min_share)
-    counts = design.data.groupby(by).size()
+    answered = design.data[items].notna() & (pd.Series(design.weights, index=design.data.index) != 0).to_numpy()[:, None]
+    counts = answered.groupby(design.data[by].to_numpy()).sum().max(axis=1)  # as weighted_scores: the best-answered item
     z = st.norm.ppf(0.5 + ci / 2)
     levels = {n.code: n.level for n in codebook.nodes()}
     rows = []

@@ -194,3 +194,9 @@ def test_composite_weights_units_by_size():
     assert out["se"] == pytest.approx(np.sqrt(0.75 ** 2 * 1 + 0.25 ** 2 * 4))
     with pytest.raises(ValueError, match="no size"):
         idx.composite(scores, pd.Series({"a": 1.0}))
+
+
+def test_replicate_and_linear_scores_report_the_same_n(replicated, codebook):
+    linear = idx.weighted_scores(replicated, codebook, method="replicate").set_index(["city", "node"])["n"]
+    stacked = idx.replicate_scores(replicated, codebook, scheme="fixed").set_index(["city", "node"])["n"]
+    pd.testing.assert_series_equal(stacked.loc[linear.index], linear, check_dtype=False)
