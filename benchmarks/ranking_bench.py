@@ -15,11 +15,32 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import subprocess
 import sys
 import time
 
 import numpy as np
+import pandas as pd
+
+from _rside import time_r
+
+R_SCRIPT = """
+suppressMessages({library(csranks); library(jsonlite)})
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+start <- Sys.time()
+cs <- csranks(d$estimate, diag(d$variance), coverage = 0.95, simul = TRUE, stepdown = TRUE, R = as.integer(args[2]))
+cat(toJSON(list(seconds = as.numeric(difftime(Sys.time(), start, units = "secs"))), auto_unbox = TRUE), "\n")
+"""
+
+
+def csranks_available() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    check = subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('csranks', quietly = TRUE))"],
+                           capture_output=True)
+    return check.returncode == 0
 
 
 def peak_mb() -> float:
@@ -79,10 +100,16 @@ def main() -> None:
     ours, ref = runs["ours"], runs["reference"]
     print(f"{args.units} units, {args.draws} draws, simultaneous two-sided stepdown sets")
     print(f"  ours:                      {ours[0]:7.2f} s  peak {ours[1]:7.0f} MB   (targets ≤ 2 s, ≤ 1024 MB)")
-    print(f"  straightforward NumPy:     {ref[0]:7.2f} s  peak {ref[1]:7.0f} MB   "
-          "(csranks itself is CRAN-only, not installable here)")
+    print(f"  straightforward NumPy:     {ref[0]:7.2f} s  peak {ref[1]:7.0f} MB")
     print(f"  ratio: {ref[0] / ours[0]:.1f}× faster, {ref[1] / ours[1]:.1f}× less memory; "
           f"same sets: {ours[2:] == ref[2:]}")
+    if csranks_available():
+        seconds = time_r(R_SCRIPT, {"units.csv": pd.DataFrame({"estimate": est, "variance": var})}, [str(args.draws)],
+                         "csranks (CRAN)")
+        if seconds is not None:
+            print(f"  R csranks:                 {seconds:7.2f} s   ratio {seconds / ours[0]:.1f}× faster")
+    else:
+        print("  R csranks not found (CRAN only, not packaged for Debian): timed against the NumPy version only")
 
 
 if __name__ == "__main__":
