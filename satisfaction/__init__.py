@@ -17,7 +17,19 @@ try:
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
+#: Stage modules reachable as attributes (``sat.ranking.rank_sets``), imported on first use.
+SUBMODULES = ("codebook", "design", "drivers", "estimate", "index", "io", "labels", "plotting", "pls", "ranking",
+              "reliability", "report", "schemes", "sensitivity", "weighting")
+
 __all__ = [
     "Codebook", "CodebookError", "Problem", "Survey", "ValidationError",
-    "load_codebook", "load_survey", "synth", "__version__",
+    "load_codebook", "load_survey", "synth", "__version__", *SUBMODULES,
 ]
+
+
+def __getattr__(name: str):
+    if name in SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'satisfaction' has no attribute {name!r}")

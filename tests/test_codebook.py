@@ -133,3 +133,12 @@ def test_not_yaml(tmp_path):
 def test_missing_top_level_key(tmp_path, raw):
     msg = load_mutated(tmp_path, raw, lambda d: d.pop("tree"))
     assert "missing top-level key 'tree'" in msg
+
+
+def test_stage_modules_are_reachable_from_the_package():
+    import satisfaction as sat
+
+    assert callable(sat.ranking.rank_sets) and callable(sat.index.pls_path) and callable(sat.reliability.omega)
+    assert callable(sat.weighting.rake) and callable(sat.estimate.mean) and callable(sat.schemes.ahp)
+    with pytest.raises(AttributeError):
+        sat.no_such_stage
