@@ -532,10 +532,7 @@ class PLSResult:
 
 
 def _effects_table(B: np.ndarray, model: PLSModel) -> pd.DataFrame:
-    total, power = np.zeros_like(B), np.eye(len(B))
-    for _ in range(len(B)):
-        power = power @ B
-        total += power
+    total = _total_effects(B[None])[0]
     rows = []
     for j, source in enumerate(model.lvs):
         for k, target in enumerate(model.lvs):
@@ -761,6 +758,7 @@ def _bootstrap(result: PLSResult, replicates, seed, ci) -> PLSBootstrap:
 
 
 def _total_effects(B: np.ndarray) -> np.ndarray:
+    """Total effects ``Σ_{m ≥ 1} Bᵐ`` (direct plus all indirect paths) for a stack of path matrices."""
     total, power = np.zeros_like(B), np.broadcast_to(np.eye(B.shape[-1]), B.shape)
     for _ in range(B.shape[-1]):
         power = power @ B
