@@ -28,8 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .errors import SatisfactionError
 
-class DesignError(ValueError):
+
+class DesignError(SatisfactionError):
     """A design that cannot be analysed as specified (e.g. a stratum with a single PSU)."""
 
 
@@ -220,12 +222,35 @@ class SurveyDesign:
         return f
 
     # ---- replicates ----------------------------------------------------------------------------
-    def replicate_variance(self, thetas: np.ndarray, full: np.ndarray) -> np.ndarray:
-        """Diagonal variance from replicate estimates ``thetas`` (B × p) around ``full`` (p)."""
+    def replicate_variance(self, thetas: np.ndarray, full: np.ndarray | None = None, *,
+                           covariance: bool = False) -> np.ndarray:
+        """Variance from replicate estimates ``thetas`` (B × p) around ``full`` (p), with this
+        design's ``scale``, ``rscales`` and ``mse`` (:func:`satisfaction.survey.variance.replicate_variance`):
+        the p variances, or the p × p matrix with ``covariance=True``."""
+        from .survey.variance import replicate_variance
+
         rep = self.require_replicates()
-        center = full if rep.mse else thetas.mean(axis=0)
-        dev = thetas - center
-        return rep.scale * (rep.rscales[:, None] * dev ** 2).sum(axis=0)
+        return replicate_variance(thetas, full, scale=rep.scale, rscales=rep.rscales, mse=rep.mse,
+                                  full=covariance)
+
+    def method(self, method: str | None = None) -> str:
+        """The variance method an estimator uses: ``"replicate"`` when the design carries replicate
+        weights, else ``"linearization"`` — or the one asked for."""
+        if method is None:
+            return "replicate" if self.replicates is not None else "linearization"
+        if method not in ("linearization", "replicate"):
+            raise ValueError(f"method must be 'linearization' or 'replicate', got {method!r}")
+        return method
+
+    def degf(self, method: str | None = None) -> int:
+        """Design degrees of freedom, as R's ``degf``: PSUs minus strata for linearisation; for a
+        replicate design the rank of the replicate weights minus one."""
+        if self.method(method) == "replicate":
+            w = self.require_replicates().materialize(self.n).weights
+            return int(np.linalg.matrix_rank(w, tol=1e-5 * max(1.0, float(np.abs(w).max())))) - 1
+        n_psu = int(self._psu_codes.max()) + 1 if self.n else 0
+        n_strata = int(self._strata_codes.max()) + 1 if self.n else 0
+        return n_psu - n_strata
 
     def require_replicates(self) -> Replicates:
         if self.replicates is None:

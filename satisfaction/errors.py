@@ -8,6 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+class SatisfactionError(ValueError):
+    """Base class of every error the toolkit raises on purpose: bad input, a design or model that
+    cannot be analysed as asked. The command line turns these (and only these) into exit code 2;
+    anything else is a bug and shows as one. Subclasses ``ValueError`` so that existing
+    ``except ValueError`` code keeps working."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in an input file.
@@ -36,7 +43,7 @@ class Problem:
         return asdict(self)
 
 
-class ValidationError(ValueError):
+class ValidationError(SatisfactionError):
     """Raised when inputs break a rule. ``problems`` lists every problem found, not only the first."""
 
     def __init__(self, problems: list[Problem], *, limit: int = 50):
@@ -48,7 +55,7 @@ class ValidationError(ValueError):
         super().__init__(f"{len(self.problems)} problem(s) found:\n" + "\n".join(lines))
 
 
-class CodebookError(ValueError):
+class CodebookError(SatisfactionError):
     """Raised when a codebook is malformed; the message names the file and the offending key."""
 
     def __init__(self, path: str, errors: list[str]):

@@ -45,13 +45,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .errors import SatisfactionError
+
 SCHEMES = ("centroid", "factorial", "path")
 MODES = ("A", "B")
 MISSING = ("mean", "listwise")
 ROW_CHUNK = 8192
 
 
-class PLSError(ValueError):
+class PLSError(SatisfactionError):
     """A PLS path model that cannot be estimated as specified."""
 
 

@@ -31,11 +31,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .errors import SatisfactionError
+
 KINDS = ("two-sided", "upper", "lower")
 BLOCK_ELEMENTS = 16_000_000  # draws × units × units per block (≈128 MB of doubles)
 
 
-class RankingError(ValueError):
+class RankingError(SatisfactionError):
     """Estimates and covariance that cannot be ranked as asked."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .codebook import Codebook, Node
+from .errors import SatisfactionError
 
 #: Saaty's random consistency index RI_n for n = 1 … 15 (Saaty 1980, Table 1.7 extended).
 SAATY_RI = {1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41, 9: 1.45, 10: 1.49,
@@ -37,7 +38,7 @@ SCHEMES = ("fixed", "equal", "ahp", "entropy", "pca")
 CR_LIMIT = 0.10
 
 
-class WeightSchemeError(ValueError):
+class WeightSchemeError(SatisfactionError):
     """Weights that cannot be derived as asked (e.g. inconsistent AHP judgements)."""
 
 

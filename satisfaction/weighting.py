@@ -28,9 +28,10 @@ import pandas as pd
 from scipy import sparse
 
 from .design import Calibration, SurveyDesign
+from .errors import SatisfactionError
 
 
-class WeightingError(ValueError):
+class WeightingError(SatisfactionError):
     """Margins or weights that cannot be used; the message names group, variable, category, value."""
 
 
