@@ -2,11 +2,19 @@
 and replicate weights — one object, in the spirit of R's ``survey::svydesign`` / ``svrepdesign``.
 
 Variance by Taylor linearisation (:meth:`SurveyDesign.linearized_variance`) follows
-``survey:::svyrecvar`` for a one-stage (ultimate-cluster) design: with ``z`` the influence values
-(n × p), ``Z_hk`` their totals over PSU k of stratum h, ``n_h`` the PSUs in stratum h and
-``f_h = n_h / N_h`` the sampling fraction,
+``survey:::svyrecvar``: with ``z`` the influence values (n × p), ``Z_hk`` their totals over PSU k
+of stratum h, ``n_h`` the PSUs in stratum h and ``f_h = n_h / N_h`` the sampling fraction,
 
-    V = Σ_h (1 − f_h) · n_h / (n_h − 1) · Σ_k (Z_hk − Z̄_h)(Z_hk − Z̄_h)ᵀ.
+    V₁ = Σ_h (1 − f_h) · n_h / (n_h − 1) · Σ_k (Z_hk − Z̄_h)(Z_hk − Z̄_h)ᵀ.
+
+A multistage design (``cluster=["psu", "ssu"]``, ``fpc=["N1", "N2"]``, as
+``svydesign(ids=~psu+ssu, fpc=~N1+N2)``) adds, for every sampled PSU i, the same sum over its
+sampled SSUs scaled by the first-stage sampling fraction: ``V = V₁ + Σ_i f_{h(i)} V₂ᵢ`` (and so on
+down the stages); without a first-stage FPC the later stages add nothing (the ultimate-cluster
+estimator). A stratum with one PSU is handled as ``options(survey.lonely.psu=)``: ``"fail"``
+(an error), ``"certainty"`` and ``"remove"`` (it adds nothing), ``"adjust"`` (its PSU total is
+centred on the grand mean of all PSU totals instead of its stratum mean), ``"average"`` (it is
+left out and the variance scaled up by strata / strata with more than one PSU).
 
 Calibrated designs first replace ``z`` by its residual from the calibration model, as R does for
 ``calibrate`` (weighted least squares on the calibration variables, Särndal, Swensson & Wretman
@@ -89,6 +97,108 @@ class Calibration:
     old_weights: np.ndarray | None = None
 
 
+#: The lonely-PSU rules of R's ``options(survey.lonely.psu=)``.
+LONELY_PSU = ("fail", "certainty", "remove", "adjust", "average")
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One sampling stage: ``cluster`` (per row) codes the stage's sampling units, nested in their
+    stratum and in the units of the stages above; per stratum: ``stratum_of`` (per unit),
+    ``n_units``, ``fraction`` (sampling fraction, 0 without FPC), ``multiplier`` (the product of
+    the sampling fractions above, 1 at the first stage) and ``parent`` (the unit above it)."""
+
+    cluster: np.ndarray
+    strata: np.ndarray       # stratum of each unit
+    n_units: np.ndarray
+    fraction: np.ndarray
+    multiplier: np.ndarray
+    parent: np.ndarray
+    rows_are_units: bool
+    number: int = 0
+
+    def scaled_deviations(self, z: np.ndarray, lonely_psu: str, label) -> np.ndarray:
+        """Unit totals of ``z`` minus their stratum centre, times the square root of each unit's
+        variance factor, so that ``devᵀ dev`` is this stage's contribution (R: ``onestage``)."""
+        n_units = len(self.strata)
+        totals = z if self.rows_are_units else _group_sum(self.cluster, n_units) @ z
+        n_h = self.n_units.astype(float)
+        k = len(n_h)
+        sums = _group_sum(self.strata, k) @ totals
+        center = sums / n_h[:, None]
+        lonely = n_h == 1
+        active = (self.multiplier > 0) & (1 - self.fraction >= 1e-7)
+        stuck = lonely & active
+        if stuck.any() and lonely_psu == "fail":
+            h = int(np.flatnonzero(stuck)[0])
+            raise DesignError(f"stratum {label(self.number, h)!r} has only one PSU at stage {self.number + 1}; its "
+                              "variance cannot be estimated (choose lonely_psu='certainty', 'remove', 'adjust' "
+                              "or 'average', as R's options(survey.lonely.psu=))")
+        scale = np.where(lonely, 1.0, n_h / np.maximum(n_h - 1, 1)) * (1 - self.fraction)
+        factor = np.where(active, self.multiplier * scale, 0.0)
+        if stuck.any() and lonely_psu == "adjust":
+            # centre the lonely PSU's total on the grand mean of the PSU totals in its parent unit
+            n_parent = int(self.parent.max()) + 1
+            parent_sum = _group_sum(self.parent, n_parent) @ sums
+            parent_units = np.bincount(self.parent, weights=n_h, minlength=n_parent)
+            center[stuck] = parent_sum[self.parent[stuck]] / parent_units[self.parent[stuck], None]
+        if stuck.any() and lonely_psu == "average":
+            n_parent = int(self.parent.max()) + 1
+            strata_in = np.bincount(self.parent, minlength=n_parent).astype(float)
+            ok_in = np.bincount(self.parent, weights=(~stuck).astype(float), minlength=n_parent)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                factor = np.where(stuck, 0.0, factor * (strata_in / np.where(ok_in == 0, 1, ok_in))[self.parent])
+        dev = totals - center[self.strata]
+        return dev * np.sqrt(factor[self.strata])[:, None]
+
+
+def _build_stages(data: pd.DataFrame, clusters: list, strata: list, fpcs: list) -> list[_Stage]:
+    """The sampling stages of a design (R: ``svydesign``'s ``cluster``, ``strata`` and ``fpc``
+    objects): one per cluster column (at least one; without clusters the rows are the units)."""
+    n = len(data)
+    stages: list[_Stage] = []
+    n_stages = max(1, len(clusters))
+    parent_rows = np.zeros(n, dtype=np.int64)
+    multiplier_rows = np.ones(n)
+    for k in range(n_stages):
+        s_key = [parent_rows] + ([data[strata[k]].to_numpy()] if k < len(strata) else [])
+        stratum_rows = pd.MultiIndex.from_arrays(s_key).factorize(sort=True)[0] if len(s_key) > 1 else parent_rows
+        if k < len(clusters):
+            unit_rows = pd.MultiIndex.from_arrays([stratum_rows, data[clusters[k]].to_numpy()]).factorize(sort=True)[0]
+        else:
+            unit_rows = np.arange(n)
+        n_units = int(unit_rows.max()) + 1 if n else 0
+        unit_stratum = np.zeros(n_units, dtype=np.int64)
+        unit_stratum[unit_rows] = stratum_rows
+        n_strata = int(unit_stratum.max()) + 1 if n_units else 0
+        n_h = np.bincount(unit_stratum, minlength=n_strata)
+        parent = np.zeros(n_strata, dtype=np.int64)
+        parent[stratum_rows] = parent_rows
+        multiplier = np.zeros(n_strata)
+        multiplier[stratum_rows] = multiplier_rows
+        fraction = np.zeros(n_strata)
+        if k < len(fpcs):
+            values = pd.Series(data[fpcs[k]].to_numpy(dtype=float)).groupby(stratum_rows).agg(["min", "max"])
+            if (values["min"] != values["max"]).any():
+                raise DesignError(f"fpc column {fpcs[k]!r} must be constant within each stratum")
+            v = values["min"].to_numpy()
+            fraction = np.where(v <= 1, v, n_h / v)
+            if (fraction > 1).any() or (fraction < 0).any() or not np.isfinite(fraction).all():
+                bad = int(np.flatnonzero((fraction > 1) | (fraction < 0) | ~np.isfinite(fraction))[0])
+                raise DesignError(f"fpc column {fpcs[k]!r} gives a sampling fraction outside [0, 1] "
+                                  f"({n_h[bad]} units sampled, value {v[bad]!r})")
+        stages.append(_Stage(unit_rows, unit_stratum, n_h, fraction, multiplier, parent, k >= len(clusters), k))
+        parent_rows = unit_rows
+        multiplier_rows = multiplier_rows * fraction[stratum_rows]
+    return stages
+
+
 @dataclass
 class SurveyDesign:
     """A survey design.
@@ -107,9 +217,9 @@ class SurveyDesign:
 
     data: pd.DataFrame
     weights: np.ndarray | str | None = None
-    strata: str | None = None
-    cluster: str | None = None
-    fpc: str | None = None
+    strata: str | list | None = None
+    cluster: str | list | None = None
+    fpc: str | list | None = None
     replicates: Replicates | None = None
     calibrations: tuple[Calibration, ...] = ()
     codebook: object | None = field(default=None, repr=False)
@@ -133,16 +243,19 @@ class SurveyDesign:
             bad = int(np.flatnonzero(invalid)[0])
             raise DesignError(f"weights must be finite and non-negative; row {bad} has {w[bad]!r}")
         self.weights = w
-        for name in (self.strata, self.cluster, self.fpc):
-            if name is not None and name not in self.data.columns:
+        if self.lonely_psu not in LONELY_PSU:
+            raise DesignError(f"lonely_psu must be one of {', '.join(map(repr, LONELY_PSU))} "
+                              f"(as R's options(survey.lonely.psu=)), got {self.lonely_psu!r}")
+        clusters, strata, fpcs = _as_list(self.cluster), _as_list(self.strata), _as_list(self.fpc)
+        for name in clusters + strata + fpcs:
+            if name not in self.data.columns:
                 raise DesignError(f"no column {name!r} in the data")
-        self._strata_codes = (pd.factorize(self.data[self.strata], sort=True)[0] if self.strata else np.zeros(n, dtype=np.int64))
-        if self.cluster:
-            # PSUs are nested in strata: the same label in two strata is two PSUs (R's nest=TRUE).
-            key = pd.MultiIndex.from_arrays([self._strata_codes, self.data[self.cluster].to_numpy()])
-            self._psu_codes = pd.factorize(key, sort=True)[0]
-        else:
-            self._psu_codes = np.arange(n)
+        if len(strata) > max(1, len(clusters)) or len(fpcs) > max(1, len(clusters)):
+            raise DesignError("give at most one strata column and one fpc column per sampling stage "
+                              f"({max(1, len(clusters))} stage(s) from cluster={self.cluster!r})")
+        self._stages = _build_stages(self.data, clusters, strata, fpcs)
+        self._strata_codes = self._stages[0].strata[self._stages[0].cluster]
+        self._psu_codes = self._stages[0].cluster
         if self.replicates is not None and self.replicates.weights is not None and self.replicates.weights.shape[0] != n:
             raise DesignError("replicate weights must have one row per respondent")
 
@@ -181,45 +294,24 @@ class SurveyDesign:
         if z.ndim == 1:
             z = z[:, None]
         z = self._residualize(z)
-        n_psu = int(self._psu_codes.max()) + 1 if self.n else 0
-        psu = sparse.csr_matrix((np.ones(self.n), (self._psu_codes, np.arange(self.n))), shape=(n_psu, self.n))
-        totals = psu @ z  # PSU totals
-        psu_stratum = np.zeros(n_psu, dtype=np.int64)
-        psu_stratum[self._psu_codes] = self._strata_codes
-        n_strata = int(psu_stratum.max()) + 1 if n_psu else 0
-        n_h = np.bincount(psu_stratum, minlength=n_strata).astype(float)
-        fpc = self._finite_population_correction(n_h)
-        if (n_h == 1).any():
-            lonely = np.flatnonzero(n_h == 1)
-            if self.lonely_psu == "fail":
-                names = self._stratum_names()[lonely]
-                raise DesignError(f"stratum {names[0]!r} has only one PSU; variance cannot be estimated "
-                                  "(set lonely_psu='certainty' to treat it as certainty PSU)")
-        sums = np.zeros((n_strata, z.shape[1]))
-        np.add.at(sums, psu_stratum, totals)
-        means = sums / n_h[:, None]
-        dev = totals - means[psu_stratum]
-        factor = np.where(n_h > 1, (1 - fpc) * n_h / np.maximum(n_h - 1, 1), 0.0)
-        dev = dev * np.sqrt(factor[psu_stratum])[:, None]
-        return dev.T @ dev if full else np.einsum("ij,ij->j", dev, dev)
+        out = np.zeros((z.shape[1], z.shape[1])) if full else np.zeros(z.shape[1])
+        for stage in self._stages:
+            if not stage.multiplier.any():
+                break
+            dev = stage.scaled_deviations(z, self.lonely_psu, self._stratum_label)
+            out += dev.T @ dev if full else np.einsum("ij,ij->j", dev, dev)
+        return out
 
-    def _stratum_names(self) -> np.ndarray:
-        if not self.strata:
-            return np.array(["(all)"])
-        return np.array(sorted(self.data[self.strata].unique(), key=lambda v: (str(type(v)), v)), dtype=object)
-
-    def _finite_population_correction(self, n_h: np.ndarray) -> np.ndarray:
-        if not self.fpc:
-            return np.zeros_like(n_h)
-        values = self.data[self.fpc].to_numpy(dtype=float)
-        per_stratum = pd.Series(values).groupby(self._strata_codes).agg(["min", "max"])
-        if (per_stratum["min"] != per_stratum["max"]).any():
-            raise DesignError(f"fpc column {self.fpc!r} must be constant within each stratum")
-        v = per_stratum["min"].to_numpy()
-        f = np.where(v <= 1, v, n_h / v)
-        if (f > 1).any() or (f < 0).any():
-            raise DesignError(f"fpc column {self.fpc!r} gives sampling fractions outside [0, 1]")
-        return f
+    def _stratum_label(self, stage: int, stratum: int):
+        """The data's label of a stratum (for messages)."""
+        st = self._stages[stage]
+        row = int(np.flatnonzero(st.strata[st.cluster] == stratum)[0])
+        strata = _as_list(self.strata)
+        if stage < len(strata):
+            return self.data[strata[stage]].iloc[row]
+        if stage == 0:
+            return "(all)"
+        return f"PSU {self.data[_as_list(self.cluster)[stage - 1]].iloc[row]!r}"
 
     # ---- replicates ----------------------------------------------------------------------------
     def replicate_variance(self, thetas: np.ndarray, full: np.ndarray | None = None, *,
