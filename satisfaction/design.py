@@ -290,17 +290,23 @@ class SurveyDesign:
     def linearized_variance(self, z: np.ndarray, full: bool = True) -> np.ndarray:
         """Variance of the totals of the influence values ``z`` (n × p): the p × p matrix, or only
         its diagonal (p) with ``full=False``."""
+        dev = self.linearized_deviations(z)
+        return dev.T @ dev if full else np.einsum("ij,ij->j", dev, dev)
+
+    def linearized_deviations(self, z: np.ndarray) -> np.ndarray:
+        """The matrix ``D`` (sampling units of every stage × p) with ``V = DᵀD``: each unit's total
+        of the (calibration-residualised) influence values minus its stratum centre, times the
+        square root of its variance factor. Kept, ``D`` gives any covariance later without the data."""
         z = np.asarray(z, float)
         if z.ndim == 1:
             z = z[:, None]
         z = self._residualize(z)
-        out = np.zeros((z.shape[1], z.shape[1])) if full else np.zeros(z.shape[1])
+        parts = []
         for stage in self._stages:
             if not stage.multiplier.any():
                 break
-            dev = stage.scaled_deviations(z, self.lonely_psu, self._stratum_label)
-            out += dev.T @ dev if full else np.einsum("ij,ij->j", dev, dev)
-        return out
+            parts.append(stage.scaled_deviations(z, self.lonely_psu, self._stratum_label))
+        return parts[0] if len(parts) == 1 else np.vstack(parts)
 
     def _stratum_label(self, stage: int, stratum: int):
         """The data's label of a stratum (for messages)."""
@@ -456,29 +462,66 @@ def jackknife_weights(design: SurveyDesign, kind: str = "auto", *, mse: bool = F
     """Delete-one-PSU jackknife replicate weights, as ``as.svrepdesign(type="JK1"|"JKn")``.
 
     JK1 (unstratified): replicate k drops PSU k and multiplies the others by ``n/(n−1)``;
-    ``scale = (n−1)/n``. JKn (stratified): replicate (h, k) drops PSU k of stratum h and multiplies
-    the other PSUs of h by ``n_h/(n_h−1)``; ``rscales = (n_h−1)/n_h``, ``scale = 1``.
+    ``scale = (1 − f)(n−1)/n``. JKn (stratified): replicate (h, k) drops PSU k of stratum h and
+    multiplies the other PSUs of h by ``n_h/(n_h−1)``; ``rscales = (1 − f_h)(n_h−1)/n_h``,
+    ``scale = 1`` — ``f`` the first-stage sampling fraction (0 without FPC). As R's
+    ``jknweights``: a stratum sampled completely (f = 1) gets no replicates; a stratum with one
+    PSU follows the design's ``lonely_psu`` — no replicate (``"certainty"``, ``"remove"``,
+    ``"average"``, the last scaling the variance by PSUs / replicates) or, for ``"adjust"``, one
+    replicate that drops it and multiplies every other PSU by ``H/(H−1)`` (H strata).
     """
-    psu, strata = design._psu_codes, design._strata_codes
+    stage = design._stages[0]
+    psu, psu_stratum = stage.cluster, stage.strata
     n_psu = int(psu.max()) + 1
-    psu_stratum = np.zeros(n_psu, dtype=np.int64)
-    psu_stratum[psu] = strata
     if kind == "auto":
         kind = "jkn" if design.strata else "jk1"
-    n_h = np.bincount(psu_stratum).astype(float)
-    if (n_h < 2).any():
-        raise DesignError("the jackknife needs at least two PSUs in every stratum")
-    # factor[psu_j, replicate k] for replicate k deleting PSU k
-    same_stratum = psu_stratum[:, None] == psu_stratum[None, :]
-    factor = np.where(same_stratum, (n_h / (n_h - 1))[psu_stratum][:, None], 1.0)
-    np.fill_diagonal(factor, 0.0)
-    if kind == "jk1":
-        if design.strata and len(n_h) > 1:
-            raise DesignError("JK1 is for unstratified designs; use kind='jkn'")
-        scale, rscales = (n_psu - 1) / n_psu, np.ones(n_psu)
-    elif kind == "jkn":
-        scale, rscales = 1.0, ((n_h - 1) / n_h)[psu_stratum]
-    else:
+    if kind not in ("jk1", "jkn"):
         raise ValueError(f"kind must be 'jk1', 'jkn' or 'auto', got {kind!r}")
+    n_h = stage.n_units.astype(float)
+    keep = 1 - stage.fraction                                  # R's fpc correction (N − n)/N
+    if kind == "jk1":
+        if len(n_h) > 1:
+            raise DesignError("JK1 is for unstratified designs; use kind='jkn'")
+        if n_psu < 2:
+            raise DesignError("the jackknife needs at least two PSUs")
+        factor = np.full((n_psu, n_psu), n_psu / (n_psu - 1))
+        np.fill_diagonal(factor, 0.0)
+        if keep[0] == 0:                                         # the whole population: no replicates
+            factor = factor[:, :0]
+        scale, rscales = float(keep[0] * (n_psu - 1) / n_psu), np.ones(factor.shape[1])
+    else:
+        H = len(n_h)
+        columns, rscales, skipped = [], [], 0
+        for h in range(H):
+            members = np.flatnonzero(psu_stratum == h)
+            if keep[h] == 0:
+                skipped += len(members)
+                continue
+            if len(members) == 1:
+                if design.lonely_psu == "fail":
+                    raise DesignError(f"stratum {design._stratum_label(0, h)!r} has only one PSU; the jackknife "
+                                      "needs two (or choose lonely_psu='certainty', 'remove', 'adjust' or 'average')")
+                if design.lonely_psu != "adjust":
+                    skipped += 1
+                    continue
+                col = np.where(psu_stratum == h, 0.0, H / (H - 1))
+                columns.append(col[:, None])
+                rscales.append((H - 1) / H)
+                continue
+            block = np.ones((n_psu, len(members)))
+            block[members] = n_h[h] / (n_h[h] - 1)
+            block[members, np.arange(len(members))] = 0.0
+            columns.append(block)
+            rscales += [keep[h] * (n_h[h] - 1) / n_h[h]] * len(members)
+        if not columns:
+            raise DesignError("every stratum was sampled completely: the sample is the population")
+        factor = np.hstack(columns)
+        rscales = np.asarray(rscales, dtype=float)
+        scale = 1.0
+        if factor.shape[1] < n_psu and design.lonely_psu == "average":
+            scale = n_psu / factor.shape[1]
     reps = design.weights[:, None] * factor[psu]
     return replace(design, replicates=Replicates(reps, kind, scale, rscales, mse))
+
+
+from .survey.replicates import brr_weights  # noqa: E402  (BRR lives with the replicate machinery)

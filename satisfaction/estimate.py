@@ -15,7 +15,15 @@ Estimators (``a_i = w_i`` inside the domain and non-missing, else 0):
 ``method="linearization"`` gives the Taylor variance of the design
 (:meth:`SurveyDesign.linearized_variance`, as ``survey::svymean`` / ``svyby``);
 ``method="replicate"`` recomputes the estimate with every replicate's weights at once (matrix
-products over all replicates) and combines them as ``survey::svrVar``. ``deff`` is the design
+products over all replicates) and combines them as ``survey::svrVar``
+(:func:`satisfaction.survey.variance.replicate_variance`). By default (``method=None``) a design
+with replicate weights uses them, as R does for an ``svyrep.design``.
+
+Every result carries the covariance of all its estimates — across domains and variables, as
+``svyby(..., covmat=TRUE)`` — read with :func:`vcov`; :func:`contrast` (``svycontrast``) and
+:func:`compare` (all pairs of domains, max-t / Holm / BH) use it, so differences between cities
+use the real covariance rather than ``se²`` sums. It is computed when first asked for, from the
+kept linearisation deviations or replicate estimates. ``deff`` is the design
 effect against simple random sampling without replacement, as ``svymean(deff=TRUE)``: the
 variance divided by ``s² (N̂ − n) / (N̂ n)`` for means (``s²`` the weighted variance with the
 ``n/(n−1)`` correction), ``N̂² s² (N̂ − n) / (N̂ n)`` for totals.
@@ -26,14 +34,132 @@ the finite-population correction ``n / (1 + (n − 1)/N)``.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
 from .design import SurveyDesign
+from .survey.variance import confint, critical_value, replicate_variance
 
 METHODS = ("linearization", "replicate")
+
+
+def _level(level: float, ci: float | None, where: str = "level") -> float:
+    """The confidence level, accepting the old keyword ``ci=`` with a deprecation warning."""
+    if ci is None:
+        return level
+    warnings.warn(f"ci= is deprecated; use {where}= (the confidence level)", DeprecationWarning, stacklevel=3)
+    return ci
+
+
+class Covariance:
+    """The covariance matrix of the rows of a tidy estimate table, computed on first use from what
+    the estimator kept (the linearisation deviations ``D`` with ``V = DᵀD``, or the replicate
+    estimates). Rows are identified by ``keys`` (the values of ``key_columns``), so that a filtered
+    or re-ordered table still finds its own block. Copies of a table share one object."""
+
+    def __init__(self, key_columns: list[str], keys: pd.MultiIndex, compute):
+        self.key_columns = list(key_columns)
+        self.keys = keys
+        self._compute = compute
+        self._matrix = None
+
+    @property
+    def matrix(self) -> np.ndarray:
+        if self._matrix is None:
+            self._matrix = np.asarray(self._compute(), dtype=float)
+            self._compute = None
+        return self._matrix
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+    def __repr__(self) -> str:
+        return f"Covariance({len(self.keys)} estimates, keys {self.key_columns})"
+
+
+def _row_keys(frame: pd.DataFrame, key_columns: list[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(frame[key_columns].astype(object))
+
+
+def vcov(result: pd.DataFrame) -> pd.DataFrame:
+    """The covariance matrix of the estimates in ``result`` (a table returned by :func:`mean`,
+    :func:`total`, :func:`ratio`, :func:`proportion` or :func:`linear_combination`, possibly
+    filtered), labelled by its key columns (the domain columns and ``variable``) — R's
+    ``vcov(svyby(..., covmat=TRUE))``."""
+    cov = result.attrs.get("vcov")
+    if not isinstance(cov, Covariance):
+        raise ValueError("this table carries no covariance: pass the table an estimator returned")
+    keys = _row_keys(result, cov.key_columns)
+    pos = cov.keys.get_indexer(keys)
+    if (pos < 0).any():
+        raise ValueError("some rows are not among the estimates this covariance belongs to")
+    m = cov.matrix[np.ix_(pos, pos)]
+    return pd.DataFrame(m, index=keys, columns=keys)
+
+
+def contrast(result: pd.DataFrame, coefficients, *, level: float = 0.95) -> pd.DataFrame:
+    """Linear contrasts ``Σ_k c_k θ_k`` of the estimates in ``result``, with SEs from their full
+    covariance, as ``survey::svycontrast``.
+
+    ``coefficients``: a mapping ``{name: weights}`` where ``weights`` is a sequence with one value
+    per row of ``result``, or a mapping from a row's key (a tuple of its key-column values, or the
+    single value when there is one key column) to its weight. Returns ``contrast, estimate, se,
+    ci_low, ci_high, z, p``."""
+    from scipy import stats
+
+    v = vcov(result)
+    est = result["estimate"].to_numpy(dtype=float)
+    keys = list(v.index)
+    names, rows = [], []
+    for name, c in coefficients.items():
+        if isinstance(c, dict):
+            lookup = {k[0] if len(k) == 1 else k: i for i, k in enumerate(keys)}
+            vec = np.zeros(len(keys))
+            for key, value in c.items():
+                if key not in lookup:
+                    raise ValueError(f"contrast {name!r}: no estimate {key!r} in the table")
+                vec[lookup[key]] = value
+        else:
+            vec = np.asarray(c, dtype=float)
+            if vec.shape != (len(keys),):
+                raise ValueError(f"contrast {name!r} needs {len(keys)} coefficients, got {vec.shape}")
+        names.append(name)
+        rows.append(vec)
+    K = np.vstack(rows)
+    value = K @ est
+    se = np.sqrt(np.einsum("ij,jk,ik->i", K, v.to_numpy(), K))
+    low, high = confint(value, se, level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = value / se
+    return pd.DataFrame({"contrast": names, "estimate": value, "se": se, "ci_low": low, "ci_high": high, "z": z,
+                         "p": 2 * stats.norm.sf(np.abs(z))})
+
+
+def compare(result: pd.DataFrame, *, variable: str | None = None, level: float = 0.95, seed: int = 1) -> pd.DataFrame:
+    """Every pair of domains for one variable: difference, SE from the full covariance, z, raw p,
+    Holm and Benjamini–Hochberg adjusted p and the simultaneous (max-t, single-step) interval —
+    :func:`satisfaction.ranking.pairwise` on this table's estimates and covariance (checked against
+    ``svycontrast`` + ``p.adjust`` + ``multcomp::glht``)."""
+    from .ranking import pairwise
+
+    cov = result.attrs.get("vcov")
+    if not isinstance(cov, Covariance):
+        raise ValueError("this table carries no covariance: pass the table an estimator returned")
+    part = result
+    if "variable" in result.columns:
+        names = pd.unique(result["variable"])
+        if variable is None and len(names) > 1:
+            raise ValueError(f"the table holds several variables {list(names)}: choose one with variable=")
+        part = result[result["variable"] == (variable if variable is not None else names[0])]
+    domain_cols = [c for c in cov.key_columns if c != "variable"]
+    labels = part[domain_cols[0]].tolist() if len(domain_cols) == 1 else list(part[domain_cols].itertuples(index=False, name=None))
+    return pairwise(part["estimate"].to_numpy(), vcov(part).to_numpy(), level=level, names=labels, seed=seed)
 
 
 def _domains(design: SurveyDesign, by) -> tuple[np.ndarray, pd.DataFrame]:
@@ -48,10 +174,6 @@ def _values(design: SurveyDesign, columns) -> tuple[list[str], np.ndarray]:
     cols = [columns] if isinstance(columns, str) else list(columns)
     y = design.data[cols].to_numpy(dtype=float)
     return cols, y
-
-
-def _z_value(ci: float) -> float:
-    return float(stats.norm.ppf(1 - (1 - ci) / 2))
 
 
 #: Influence values are built for this many (respondent × estimate) cells at a time.
@@ -105,16 +227,19 @@ def _influence(parts, domain: np.ndarray, domains: np.ndarray, kind: str) -> np.
     return z
 
 
-def _linearized_var(design: SurveyDesign, parts, domain: np.ndarray, n_domains: int, kind: str) -> np.ndarray:
-    """Linearised variances (D × p), building the influence values a few domains at a time."""
+def _linearized_var(design: SurveyDesign, parts, domain: np.ndarray, n_domains: int, kind: str):
+    """Linearised variances (D × p), building the influence values a few domains at a time, and
+    the deviation matrix ``D`` (sparse, all domains) from which any covariance follows."""
     p = parts["yf"].shape[1]
     step = max(1, CHUNK_CELLS // max(1, design.n * p))
     var = np.empty((n_domains, p))
+    blocks = []
     for start in range(0, n_domains, step):
         chunk = np.arange(start, min(n_domains, start + step))
-        z = _influence(parts, domain, chunk, kind)
-        var[chunk] = design.linearized_variance(z, full=False).reshape(len(chunk), p)
-    return var
+        dev = design.linearized_deviations(_influence(parts, domain, chunk, kind))
+        var[chunk] = np.einsum("ij,ij->j", dev, dev).reshape(len(chunk), p)
+        blocks.append(sparse.csc_matrix(dev))
+    return var, sparse.hstack(blocks, format="csc")
 
 
 def _replicate_estimates(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
@@ -144,14 +269,14 @@ def _replicate_estimates(design: SurveyDesign, y: np.ndarray, domain: np.ndarray
     return np.moveaxis(out, 2, 0)
 
 
-def _frame(by_frame, names, est, var, n_obs, ci, deff=None) -> pd.DataFrame:
+def _frame(by_frame, names, est, var, n_obs, level, deff=None) -> pd.DataFrame:
     D, p = est.shape
     se = np.sqrt(var)
-    q = _z_value(ci)
+    low, high = confint(est, se, level)
     frame = pd.DataFrame({
         "variable": np.tile(names, D),
         "estimate": est.ravel(), "se": se.ravel(),
-        "ci_low": (est - q * se).ravel(), "ci_high": (est + q * se).ravel(),
+        "ci_low": low.ravel(), "ci_high": high.ravel(),
         "n": n_obs.ravel().astype(int),
     })
     if deff is not None:
@@ -162,59 +287,79 @@ def _frame(by_frame, names, est, var, n_obs, ci, deff=None) -> pd.DataFrame:
     return frame
 
 
-def _estimate(design: SurveyDesign, y, cols, kind, by, method, ci, x=None) -> pd.DataFrame:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+def _attach(frame: pd.DataFrame, by_frame: pd.DataFrame, compute) -> pd.DataFrame:
+    key_columns = list(by_frame.columns) + ["variable"]
+    frame.attrs["vcov"] = Covariance(key_columns, _row_keys(frame, key_columns), compute)
+    return frame
+
+
+def _covariance_from(design: SurveyDesign, method: str, kept, center=None):
+    """A function computing the full covariance from what the estimator kept."""
+    if method == "linearization":
+        return lambda: (kept.T @ kept).toarray()
+    rep = design.require_replicates()
+    return lambda: replicate_variance(kept, center, scale=rep.scale, rscales=rep.rscales, mse=rep.mse, full=True,
+                                      warn=False)
+
+
+def _estimate(design: SurveyDesign, y, cols, kind, by, method, level, x=None) -> pd.DataFrame:
+    method = design.method(method)
     domain, by_frame = _domains(design, by)
     D = len(by_frame)
     est, n_obs, srs, parts = _point_parts(design, y, domain, D, kind, x)
     if method == "linearization":
-        var = _linearized_var(design, parts, domain, D, kind)
+        var, kept = _linearized_var(design, parts, domain, D, kind)
+        center = None
     else:
         thetas = _replicate_estimates(design, y, domain, D, kind, x)
-        var = design.replicate_variance(thetas.reshape(thetas.shape[0], -1), est.ravel()).reshape(est.shape)
+        kept, center = thetas.reshape(thetas.shape[0], -1), est.ravel()
+        var = design.replicate_variance(kept, center).reshape(est.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         deff = var / srs
-    return _frame(by_frame, cols, est, var, n_obs, ci, deff)
+    frame = _frame(by_frame, cols, est, var, n_obs, level, deff)
+    return _attach(frame, by_frame, _covariance_from(design, method, kept, center))
 
 
-def mean(design: SurveyDesign, column, *, by=None, method: str = "linearization", ci: float = 0.95) -> pd.DataFrame:
+def mean(design: SurveyDesign, column, *, by=None, method: str | None = None, level: float = 0.95,
+         ci: float | None = None) -> pd.DataFrame:
     """Weighted mean of one or more columns (``survey::svymean`` / ``svyby(…, svymean)``)."""
     cols, y = _values(design, column)
-    return _estimate(design, y, cols, "mean", by, method, ci)
+    return _estimate(design, y, cols, "mean", by, method, _level(level, ci))
 
 
-def total(design: SurveyDesign, column, *, by=None, method: str = "linearization", ci: float = 0.95) -> pd.DataFrame:
+def total(design: SurveyDesign, column, *, by=None, method: str | None = None, level: float = 0.95,
+          ci: float | None = None) -> pd.DataFrame:
     """Weighted total (``survey::svytotal``)."""
     cols, y = _values(design, column)
-    return _estimate(design, y, cols, "total", by, method, ci)
+    return _estimate(design, y, cols, "total", by, method, _level(level, ci))
 
 
-def ratio(design: SurveyDesign, numerator: str, denominator: str, *, by=None, method: str = "linearization",
-          ci: float = 0.95) -> pd.DataFrame:
+def ratio(design: SurveyDesign, numerator: str, denominator: str, *, by=None, method: str | None = None,
+          level: float = 0.95, ci: float | None = None) -> pd.DataFrame:
     """Ratio of totals ``Σ w y / Σ w x`` (``survey::svyratio``); ``deff`` is not defined (NaN)."""
     y = design.data[[numerator]].to_numpy(dtype=float)
     x = design.data[[denominator]].to_numpy(dtype=float)
-    out = _estimate(design, y, [f"{numerator}/{denominator}"], "ratio", by, method, ci, x=x)
+    out = _estimate(design, y, [f"{numerator}/{denominator}"], "ratio", by, method, _level(level, ci), x=x)
     out["deff"] = np.nan
     return out
 
 
 def proportion(design: SurveyDesign, column, *, by=None, at_least: float | None = None, category=None,
-               method: str = "linearization", ci: float = 0.95) -> pd.DataFrame:
+               method: str | None = None, level: float = 0.95, ci: float | None = None) -> pd.DataFrame:
     """Share of respondents whose answer is ``>= at_least`` (e.g. 4 on a 5-point scale, the "满意率"),
-    or equal to ``category``; NaN answers are left out. Same as ``svymean(~I(x >= 4), na.rm=TRUE)``."""
+    or equal to ``category``; NaN answers are left out. Same as ``svymean(~I(x >= 4), na.rm=TRUE)``,
+    with Wald intervals; :func:`satisfaction.survey.proportion.ciprop` gives ``svyciprop``'s."""
     if (at_least is None) == (category is None):
         raise ValueError("give exactly one of at_least= or category=")
     cols, y = _values(design, column)
     with np.errstate(invalid="ignore"):
         ind = np.where(np.isnan(y), np.nan, (y >= at_least) if at_least is not None else (y == category)).astype(float)
     rule = f">={at_least:g}" if at_least is not None else f"=={category}"
-    return _estimate(design, ind, [f"{c}{rule}" for c in cols], "mean", by, method, ci)
+    return _estimate(design, ind, [f"{c}{rule}" for c in cols], "mean", by, method, _level(level, ci))
 
 
 def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
-                       method: str = "linearization", ci: float = 0.95) -> pd.DataFrame:
+                       method: str | None = None, level: float = 0.95, ci: float | None = None) -> pd.DataFrame:
     """Linear combinations ``Σ_j c_kj ȳ_j`` of domain means, with SEs from the combined influence
     values (or replicates) — e.g. the index and its indicators as weighted sums of item means.
 
@@ -222,6 +367,8 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
     column per item, or a function that receives a boolean Series (which items have answers in a
     domain) and returns that DataFrame, for rules that re-normalise over the answered items.
     """
+    level = _level(level, ci)
+    method = design.method(method)
     cols, y = _values(design, columns)
     domain, by_frame = _domains(design, by)
     D, p = len(by_frame), len(cols)
@@ -232,22 +379,27 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
     k = len(names)
     coef_d = np.nan_to_num(np.stack([f.reindex(index=names, columns=cols).to_numpy(dtype=float) for f in frames]))
     comb = np.einsum("dkp,dp->dk", coef_d, np.nan_to_num(est))
+    center = None
     if method == "linearization":
         var = np.empty((D, k))
+        blocks = []
         step = max(1, CHUNK_CELLS // max(1, design.n * p))
         for start in range(0, D, step):  # a few domains at a time: their items' influences, combined
             chunk = np.arange(start, min(D, start + step))
             z = _influence(parts, domain, chunk, "mean")
             zc = np.hstack([z[:, i * p:(i + 1) * p] @ coef_d[d].T for i, d in enumerate(chunk)])
-            var[chunk] = design.linearized_variance(zc, full=False).reshape(len(chunk), k)
-    elif method == "replicate":
+            dev = design.linearized_deviations(zc)
+            var[chunk] = np.einsum("ij,ij->j", dev, dev).reshape(len(chunk), k)
+            blocks.append(sparse.csc_matrix(dev))
+        kept = sparse.hstack(blocks, format="csc")
+    else:
         thetas = _replicate_estimates(design, y, domain, D, "mean")       # B × D × p
         reps = np.einsum("dkp,bdp->bdk", coef_d, np.nan_to_num(thetas))
-        var = design.replicate_variance(reps.reshape(reps.shape[0], D * k), comb.ravel()).reshape(D, k)
-    else:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        kept, center = reps.reshape(reps.shape[0], D * k), comb.ravel()
+        var = design.replicate_variance(kept, center).reshape(D, k)
     n_used = np.repeat(n_obs.max(axis=1, keepdims=True), k, axis=1)
-    return _frame(by_frame, names, comb, var, n_used, ci)
+    frame = _frame(by_frame, names, comb, var, n_used, level)
+    return _attach(frame, by_frame, _covariance_from(design, method, kept, center))
 
 
 # ---- planning ---------------------------------------------------------------------------------------
@@ -263,7 +415,7 @@ def sample_size(margin: float = 0.05, *, confidence: float = 0.95, p: float = 0.
     """
     if not 0 < margin < 1 or not 0 < p < 1 or deff <= 0:
         raise ValueError("need 0 < margin < 1, 0 < p < 1 and deff > 0")
-    z = _z_value(confidence)
+    z = critical_value(confidence)
     n = z ** 2 * p * (1 - p) * deff / margin ** 2
     if population is not None:
         n = n / (1 + (n - 1) / population)
@@ -277,4 +429,4 @@ def margin_of_error(n: float, *, confidence: float = 0.95, p: float = 0.5, deff:
     if n <= 0:
         raise ValueError("n must be positive")
     fpc = 1.0 if population is None else max(0.0, 1 - n / population)
-    return _z_value(confidence) * math.sqrt(deff * p * (1 - p) / n * fpc)
+    return critical_value(confidence) * math.sqrt(deff * p * (1 - p) / n * fpc)

@@ -182,7 +182,7 @@ def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str
                                  min_share=min_share)
         return coef.add_prefix("score:")
 
-    out = linear_combination(work, list(scored.columns), coefficients, by=by, method=method, ci=ci)
+    out = linear_combination(work, list(scored.columns), coefficients, by=by, method=method, level=ci)
     out = out.rename(columns={"variable": "node"})
     levels = {n.code: n.level for n in codebook.nodes()}
     out.insert(out.columns.get_loc("node") + 1, "level", out["node"].map(levels))
