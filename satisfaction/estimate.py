@@ -34,24 +34,16 @@ the finite-population correction ``n / (1 + (n − 1)/N)``.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ._deprecation import renamed
 from .design import SurveyDesign
 from .survey.variance import confint, critical_value, replicate_variance
 
 METHODS = ("linearization", "replicate")
-
-
-def _level(level: float, ci: float | None, where: str = "level") -> float:
-    """The confidence level, accepting the old keyword ``ci=`` with a deprecation warning."""
-    if ci is None:
-        return level
-    warnings.warn(f"ci= is deprecated; use {where}= (the confidence level)", DeprecationWarning, stacklevel=3)
-    return ci
 
 
 class Covariance:
@@ -320,32 +312,34 @@ def _estimate(design: SurveyDesign, y, cols, kind, by, method, level, x=None) ->
     return _attach(frame, by_frame, _covariance_from(design, method, kept, center))
 
 
-def mean(design: SurveyDesign, column, *, by=None, method: str | None = None, level: float = 0.95,
-         ci: float | None = None) -> pd.DataFrame:
+@renamed(ci="level")
+def mean(design: SurveyDesign, column, *, by=None, method: str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Weighted mean of one or more columns (``survey::svymean`` / ``svyby(…, svymean)``)."""
     cols, y = _values(design, column)
-    return _estimate(design, y, cols, "mean", by, method, _level(level, ci))
+    return _estimate(design, y, cols, "mean", by, method, level)
 
 
-def total(design: SurveyDesign, column, *, by=None, method: str | None = None, level: float = 0.95,
-          ci: float | None = None) -> pd.DataFrame:
+@renamed(ci="level")
+def total(design: SurveyDesign, column, *, by=None, method: str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Weighted total (``survey::svytotal``)."""
     cols, y = _values(design, column)
-    return _estimate(design, y, cols, "total", by, method, _level(level, ci))
+    return _estimate(design, y, cols, "total", by, method, level)
 
 
+@renamed(ci="level")
 def ratio(design: SurveyDesign, numerator: str, denominator: str, *, by=None, method: str | None = None,
-          level: float = 0.95, ci: float | None = None) -> pd.DataFrame:
+          level: float = 0.95) -> pd.DataFrame:
     """Ratio of totals ``Σ w y / Σ w x`` (``survey::svyratio``); ``deff`` is not defined (NaN)."""
     y = design.data[[numerator]].to_numpy(dtype=float)
     x = design.data[[denominator]].to_numpy(dtype=float)
-    out = _estimate(design, y, [f"{numerator}/{denominator}"], "ratio", by, method, _level(level, ci), x=x)
+    out = _estimate(design, y, [f"{numerator}/{denominator}"], "ratio", by, method, level, x=x)
     out["deff"] = np.nan
     return out
 
 
+@renamed(ci="level")
 def proportion(design: SurveyDesign, column, *, by=None, at_least: float | None = None, category=None,
-               method: str | None = None, level: float = 0.95, ci: float | None = None) -> pd.DataFrame:
+               method: str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Share of respondents whose answer is ``>= at_least`` (e.g. 4 on a 5-point scale, the "满意率"),
     or equal to ``category``; NaN answers are left out. Same as ``svymean(~I(x >= 4), na.rm=TRUE)``,
     with Wald intervals; :func:`satisfaction.survey.proportion.ciprop` gives ``svyciprop``'s."""
@@ -355,11 +349,12 @@ def proportion(design: SurveyDesign, column, *, by=None, at_least: float | None 
     with np.errstate(invalid="ignore"):
         ind = np.where(np.isnan(y), np.nan, (y >= at_least) if at_least is not None else (y == category)).astype(float)
     rule = f">={at_least:g}" if at_least is not None else f"=={category}"
-    return _estimate(design, ind, [f"{c}{rule}" for c in cols], "mean", by, method, _level(level, ci))
+    return _estimate(design, ind, [f"{c}{rule}" for c in cols], "mean", by, method, level)
 
 
+@renamed(ci="level")
 def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
-                       method: str | None = None, level: float = 0.95, ci: float | None = None) -> pd.DataFrame:
+                       method: str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Linear combinations ``Σ_j c_kj ȳ_j`` of domain means, with SEs from the combined influence
     values (or replicates) — e.g. the index and its indicators as weighted sums of item means.
 
@@ -367,7 +362,6 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
     column per item, or a function that receives a boolean Series (which items have answers in a
     domain) and returns that DataFrame, for rules that re-normalise over the answered items.
     """
-    level = _level(level, ci)
     method = design.method(method)
     cols, y = _values(design, columns)
     domain, by_frame = _domains(design, by)
@@ -405,7 +399,8 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
 # ---- planning ---------------------------------------------------------------------------------------
 
 
-def sample_size(margin: float = 0.05, *, confidence: float = 0.95, p: float = 0.5, deff: float = 1.4,
+@renamed(confidence="level")
+def sample_size(margin: float = 0.05, *, level: float = 0.95, p: float = 0.5, deff: float = 1.4,
                 population: float | None = None) -> int:
     """Interviews needed for a proportion's margin of error: ``⌈z² p(1−p) deff / e²⌉``, with the
     finite-population correction ``n / (1 + (n − 1)/N)`` when ``population`` is given.
@@ -415,18 +410,19 @@ def sample_size(margin: float = 0.05, *, confidence: float = 0.95, p: float = 0.
     """
     if not 0 < margin < 1 or not 0 < p < 1 or deff <= 0:
         raise ValueError("need 0 < margin < 1, 0 < p < 1 and deff > 0")
-    z = critical_value(confidence)
+    z = critical_value(level)
     n = z ** 2 * p * (1 - p) * deff / margin ** 2
     if population is not None:
         n = n / (1 + (n - 1) / population)
     return int(math.ceil(n - 1e-9))
 
 
-def margin_of_error(n: float, *, confidence: float = 0.95, p: float = 0.5, deff: float = 1.4,
+@renamed(confidence="level")
+def margin_of_error(n: float, *, level: float = 0.95, p: float = 0.5, deff: float = 1.4,
                     population: float | None = None) -> float:
     """Half-width of the confidence interval of a proportion from ``n`` interviews:
     ``z · √(deff · p(1−p)/n · (1 − n/N))``."""
     if n <= 0:
         raise ValueError("n must be positive")
     fpc = 1.0 if population is None else max(0.0, 1 - n / population)
-    return critical_value(confidence) * math.sqrt(deff * p * (1 - p) / n * fpc)
+    return critical_value(level) * math.sqrt(deff * p * (1 - p) / n * fpc)

@@ -33,7 +33,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._deprecation import renamed
 from .codebook import Codebook
+from .survey.variance import confint
 
 
 def rescale_items(items: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
@@ -156,8 +158,9 @@ def tree_coefficients(codebook: Codebook, available: pd.Series | None = None, *,
     return coef.fillna(0.0)
 
 
+@renamed(ci="level")
 def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str = "linearization",
-                    ci: float = 0.95, weights=None, min_share: float = MIN_SHARE) -> pd.DataFrame:
+                    level: float = 0.95, weights=None, min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Every node of the tree per unit, from the design's weights, with SE and confidence interval.
 
     Node scores are linear combinations of the units' weighted item means (rescaled to 0–100), so
@@ -182,7 +185,7 @@ def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str
                                  min_share=min_share)
         return coef.add_prefix("score:")
 
-    out = linear_combination(work, list(scored.columns), coefficients, by=by, method=method, level=ci)
+    out = linear_combination(work, list(scored.columns), coefficients, by=by, method=method, level=level)
     out = out.rename(columns={"variable": "node"})
     levels = {n.code: n.level for n in codebook.nodes()}
     out.insert(out.columns.get_loc("node") + 1, "level", out["node"].map(levels))
@@ -265,8 +268,9 @@ def _replicate_unit_means(design, codebook: Codebook, by: str) -> tuple[np.ndarr
     return point, reps, list(units)
 
 
+@renamed(ci="level")
 def replicate_scores(design, codebook: Codebook, *, scheme: str = "fixed", by: str = "city",
-                     aggregation: str = "arithmetic", min_share: float = MIN_SHARE, ci: float = 0.95,
+                     aggregation: str = "arithmetic", min_share: float = MIN_SHARE, level: float = 0.95,
                      **scheme_options) -> pd.DataFrame:
     """Every node per unit with SE and CI from the design's replicate weights, for any weight
     scheme and aggregation. Data-driven weights (``entropy``, ``pca``) are re-estimated from each
@@ -274,8 +278,6 @@ def replicate_scores(design, codebook: Codebook, *, scheme: str = "fixed", by: s
 
     Returns the tidy frame of :func:`weighted_scores` plus the weights used (``.attrs["weights"]``:
     the point estimate's :class:`~satisfaction.schemes.TreeWeights`)."""
-    from scipy import stats as st
-
     from .schemes import stack_data_weights, weights_for
 
     if aggregation not in METHODS:
@@ -296,29 +298,27 @@ def replicate_scores(design, codebook: Codebook, *, scheme: str = "fixed", by: s
     draws = aggregate_arrays(reps, items, codebook, rep_w, geometric=geo, min_share=min_share)
     answered = design.data[items].notna() & (pd.Series(design.weights, index=design.data.index) != 0).to_numpy()[:, None]
     counts = answered.groupby(design.data[by].to_numpy()).sum().max(axis=1)  # as weighted_scores: the best-answered item
-    z = st.norm.ppf(0.5 + ci / 2)
     levels = {n.code: n.level for n in codebook.nodes()}
     rows = []
     for node, values in est.items():
-        var = design.replicate_variance(draws[node], values[0])
+        se = np.sqrt(design.replicate_variance(draws[node], values[0]))
+        low, high = confint(values[0], se, level)
         for u, unit in enumerate(units):
-            se = float(np.sqrt(var[u]))
-            rows.append({by: unit, "node": node, "level": levels[node], "estimate": values[0, u], "se": se,
-                         "ci_low": values[0, u] - z * se, "ci_high": values[0, u] + z * se, "n": int(counts[unit])})
+            rows.append({by: unit, "node": node, "level": levels[node], "estimate": values[0, u], "se": float(se[u]),
+                         "ci_low": low[u], "ci_high": high[u], "n": int(counts[unit])})
     out = pd.DataFrame(rows)
     out.attrs["weights"] = tree_w
     return out
 
 
+@renamed(ci="level")
 def composite(scores: pd.DataFrame, sizes: pd.Series, *, node: str | None = None, by: str = "city",
-              ci: float = 0.95) -> pd.Series:
+              level: float = 0.95) -> pd.Series:
     """The provincial (or national) composite: units' scores weighted by their size (adult
     population, retail sales …), ``Σ_c a_c s_c`` with ``a_c = size_c / Σ size``. Units are
     separate strata raked on their own, so their estimates are independent and
     ``SE = √(Σ a_c² SE_c²)``. ``scores``: the tidy output of :func:`weighted_scores` /
     :func:`replicate_scores`; ``node`` defaults to the index."""
-    from scipy import stats as st
-
     node = node or scores.loc[scores["level"] == 0, "node"].iloc[0]
     part = scores[scores["node"] == node].set_index(by)
     missing = [u for u in part.index if u not in sizes.index]
@@ -328,12 +328,13 @@ def composite(scores: pd.DataFrame, sizes: pd.Series, *, node: str | None = None
     a = a / a.sum()
     est = float((a * part["estimate"]).sum())
     se = float(np.sqrt((a ** 2 * part["se"] ** 2).sum()))
-    z = st.norm.ppf(0.5 + ci / 2)
-    return pd.Series({"node": node, "estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se,
+    low, high = confint(est, se, level)
+    return pd.Series({"node": node, "estimate": est, "se": se, "ci_low": float(low), "ci_high": float(high),
                       "units": len(part)}, name="composite")
 
 
-def pls_index(design, codebook: Codebook, *, by: str | None = "city", ci: float = 0.95):
+@renamed(ci="level")
+def pls_index(design, codebook: Codebook, *, by: str | None = "city", level: float = 0.95):
     """The codebook's structural model (``structural_model``) fitted by PLS on the design's
     weighted respondents, items on their own scales (0–100 index from each scale's ends).
 
@@ -350,7 +351,7 @@ def pls_index(design, codebook: Codebook, *, by: str | None = "city", ci: float 
                    weights=design.weights, item_range=ranges)
     if by is None:
         return fit, None
-    table = fit.group_index(design.data[by], replicates=design if design.replicates is not None else None, ci=ci)
+    table = fit.group_index(design.data[by], replicates=design if design.replicates is not None else None, level=level)
     return fit, table.rename(columns={"group": by})
 
 

@@ -45,7 +45,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._deprecation import renamed
 from .errors import SatisfactionError
+from .survey.variance import confint, replicate_variance
 
 SCHEMES = ("centroid", "factorial", "path")
 MODES = ("A", "B")
@@ -514,23 +516,25 @@ class PLSResult:
         return self._settings["S_raw"]
 
     # -- uncertainty
-    def bootstrap(self, replicates=1000, *, seed: int | None = None, ci: float = 0.95) -> "PLSBootstrap":
+    @renamed(ci="level")
+    def bootstrap(self, replicates=1000, *, seed: int | None = None, level: float = 0.95) -> "PLSBootstrap":
         """Bootstrap the model: ``replicates`` resamples of respondents (multiplied by the survey
         weights), or a design's replicate weights (a :class:`~satisfaction.design.SurveyDesign`
         with replicates, a :class:`~satisfaction.design.Replicates`, or an n × B matrix) so that the
         intervals carry the sampling design and the raking. Every replicate re-estimates the
         weights; all replicates run as one stack. SE: the replicate standard deviation with the
         replicate set's scale; CI: percentile."""
-        return _bootstrap(self, replicates, seed, ci)
+        return _bootstrap(self, replicates, seed, level)
 
-    def group_index(self, groups, *, replicates=None, seed: int | None = None, ci: float = 0.95) -> pd.DataFrame:
+    @renamed(ci="level")
+    def group_index(self, groups, *, replicates=None, seed: int | None = None, level: float = 0.95) -> pd.DataFrame:
         """The 0–100 index of every LV per group (e.g. city) with the model's weights applied to
         each group's weighted item means — how ACSI scores firms from one national model. With
         ``replicates`` (as in :meth:`bootstrap`) the model is re-estimated in every replicate and
         the SEs and normal-theory CIs include the uncertainty of the weights. ``groups``: a Series
         aligned with the data, or one label per respondent used. Tidy: ``group, lv, estimate, se,
         ci_low, ci_high, n``."""
-        return _group_index(self, groups, replicates, seed, ci)
+        return _group_index(self, groups, replicates, seed, level)
 
 
 def _effects_table(B: np.ndarray, model: PLSModel) -> pd.DataFrame:
@@ -639,7 +643,7 @@ class PLSBootstrap:
 
 
 def _replicate_weights(result: PLSResult, replicates, seed):
-    """n_used × B replicate weights and (scale, rscales, mse) for the variance."""
+    """n_used × B replicate weights and the variance conventions ``(scale, rscales, mse)``."""
     from .design import Replicates, SurveyDesign
 
     n = len(result._rows)
@@ -652,35 +656,40 @@ def _replicate_weights(result: PLSResult, replicates, seed):
             m = min(256, int(replicates) - b)
             draws = rng.integers(0, n, size=(m, n)) + (np.arange(m) * n)[:, None]
             counts[:, b:b + m] = np.bincount(draws.ravel(), minlength=n * m).reshape(m, n).T
-        return counts * result._w[:, None], 1.0 / (int(replicates) - 1), np.ones(int(replicates)), False
+        return counts * result._w[:, None], (1.0 / (int(replicates) - 1), np.ones(int(replicates)), False)
     if isinstance(replicates, SurveyDesign):
         full_index = replicates.data.index
         replicates = replicates.require_replicates().materialize(len(full_index))
         weights = pd.DataFrame(replicates.weights, index=full_index).loc[result._rows].to_numpy()
-        return weights, replicates.scale, replicates.rscales, replicates.mse
+        return weights, (replicates.scale, replicates.rscales, replicates.mse)
     if isinstance(replicates, Replicates):
         replicates = replicates.materialize(len(result._rows))
-        return replicates.weights, replicates.scale, replicates.rscales, replicates.mse
+        return replicates.weights, (replicates.scale, replicates.rscales, replicates.mse)
     weights = np.asarray(replicates, dtype=float)
     if weights.ndim != 2 or weights.shape[0] != n:
         raise PLSError(f"replicate weights must be n × B with n = {n} respondents used")
-    return weights, 1.0 / (weights.shape[1] - 1), np.ones(weights.shape[1]), False
+    return weights, (1.0 / (weights.shape[1] - 1), np.ones(weights.shape[1]), False)
+
+
+def _replicate_se(draws: np.ndarray, estimate, conventions, converged: np.ndarray) -> np.ndarray:
+    """SEs from the replicate draws (B × p), replicates that did not converge left out (as NA)."""
+    scale, rscales, mse = conventions
+    draws = np.where(converged[:, None], draws, np.nan)
+    return np.sqrt(replicate_variance(draws, estimate, scale=scale, rscales=rscales, mse=mse, warn=False))
 
 
 def _replicate_fit(result: PLSResult, replicates, seed):
     """Replicate weights, their variance conventions, the replicate means and the stack of fits."""
-    F, scale, rscales, mse = _replicate_weights(result, replicates, seed)
+    F, conventions = _replicate_weights(result, replicates, seed)
     means, S_raw = _moments(result._X, F, result.means.to_numpy())
     S = _treated(S_raw, result.scaled)
     fit = _fit(S, result.model, result.scheme, result._settings["tol"], result._settings["max_iter"])
     sds = np.sqrt(np.einsum("bpp->bp", S_raw))
     v = np.stack([s.to_numpy() for s in _raw_weights(fit.W, result.model, sds if result.scaled else None)])
-    return F, scale, rscales, mse, means, fit, v
+    return F, conventions, means, fit, v
 
 
-def _group_index(result: PLSResult, groups, replicates, seed, ci) -> pd.DataFrame:
-    from scipy import stats as st
-
+def _group_index(result: PLSResult, groups, replicates, seed, level) -> pd.DataFrame:
     model = result.model
     labels = groups.loc[result._rows].to_numpy() if isinstance(groups, pd.Series) else np.asarray(groups)
     if len(labels) != len(result._rows):
@@ -688,7 +697,6 @@ def _group_index(result: PLSResult, groups, replicates, seed, ci) -> pd.DataFram
     lo, hi = result.item_min.to_numpy(), result.item_max.to_numpy()
     point_v = result.unstandardized_weights.to_numpy()[None]
     reps = _replicate_fit(result, replicates, seed) if replicates is not None else None
-    z = st.norm.ppf(0.5 + ci / 2)
     rows = []
     for g in pd.unique(labels):
         mask = labels == g
@@ -697,22 +705,21 @@ def _group_index(result: PLSResult, groups, replicates, seed, ci) -> pd.DataFram
         est = _index(point_v, means[None], lo, hi, model)[0]
         se = pd.Series(np.nan, index=model.lvs)
         if reps is not None:
-            F, scale, rscales, mse, _, fit, v = reps
+            F, conventions, _, fit, v = reps
             Fg = F[mask]
             rep_means = (Fg.T @ result._X[mask]) / Fg.sum(axis=0)[:, None]
-            draws = np.stack([s.to_numpy() for s in _index(v, rep_means, lo, hi, model)])[fit.converged]
-            center = est.to_numpy() if mse else draws.mean(axis=0)
-            se = pd.Series(np.sqrt(scale * (rscales[fit.converged][:, None] * (draws - center) ** 2).sum(axis=0)),
-                           index=model.lvs)
-        for lv in model.lvs:
-            rows.append({"group": g, "lv": lv, "estimate": est[lv], "se": se[lv], "ci_low": est[lv] - z * se[lv],
-                         "ci_high": est[lv] + z * se[lv], "n": int(mask.sum())})
+            draws = np.stack([s.to_numpy() for s in _index(v, rep_means, lo, hi, model)])
+            se = pd.Series(_replicate_se(draws, est.to_numpy(), conventions, fit.converged), index=model.lvs)
+        low, high = confint(est.to_numpy(), se.reindex(est.index).to_numpy(), level)
+        for i, lv in enumerate(est.index):
+            rows.append({"group": g, "lv": lv, "estimate": est[lv], "se": se[lv], "ci_low": low[i],
+                         "ci_high": high[i], "n": int(mask.sum())})
     return pd.DataFrame(rows)
 
 
-def _bootstrap(result: PLSResult, replicates, seed, ci) -> PLSBootstrap:
+def _bootstrap(result: PLSResult, replicates, seed, level) -> PLSBootstrap:
     model = result.model
-    F, scale, rscales, mse, means, fit, v = _replicate_fit(result, replicates, seed)
+    F, conventions, means, fit, v = _replicate_fit(result, replicates, seed)
     ok = fit.converged
     index = np.stack([s.to_numpy() for s in _index(v, means, result.item_min.to_numpy(), result.item_max.to_numpy(), model)])
     point = result._fit
@@ -726,10 +733,9 @@ def _bootstrap(result: PLSResult, replicates, seed, ci) -> PLSBootstrap:
     p_idx, l_idx = np.nonzero(own)
 
     def table(draws, estimate, labels, names):
+        se = _replicate_se(draws, estimate, conventions, ok)
         draws = draws[ok]
-        center = estimate if mse else draws.mean(axis=0)
-        se = np.sqrt(scale * (rscales[ok][:, None] * (draws - center) ** 2).sum(axis=0))
-        lo, hi = np.quantile(draws, [(1 - ci) / 2, 1 - (1 - ci) / 2], axis=0)
+        lo, hi = np.quantile(draws, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
         frame = pd.DataFrame(labels, columns=names)
         frame["estimate"] = estimate
         frame["boot_mean"] = draws.mean(axis=0)

@@ -8,7 +8,7 @@ better than k. For unit j,
 
     lower bound = 1 + #{k : H_kj rejected},     upper bound = p − #{k : H_jk rejected}.
 
-The critical value is the coverage-quantile of the maximum of the bootstrap statistics
+The critical value is the level-quantile of the maximum of the bootstrap statistics
 ``T*_jk = (Z_j − Z_k)/σ_jk``, ``Z ~ N(0, Σ)``, over the family of hypotheses tested: for a
 *marginal* set, those involving j (row and column of j; only the column for a ``"lower"`` set,
 only the row for ``"upper"``); for *simultaneous* sets (all units at once), all pairs. The
@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._deprecation import renamed
 from .errors import SatisfactionError
+from .survey.variance import critical_value
 
 KINDS = ("two-sided", "upper", "lower")
 BLOCK_ELEMENTS = 16_000_000  # draws × units × units per block (≈128 MB of doubles)
@@ -99,7 +101,7 @@ def point_ranks(estimates) -> np.ndarray:
     return 1 + (est[None, :] > est[:, None]).sum(axis=1)
 
 
-def _rejections(est, se, z, coverage, kind, simultaneous, stepdown):
+def _rejections(est, se, z, level, kind, simultaneous, stepdown):
     """Boolean p × p matrix R with R[j, k] = "θ_j ≤ θ_k rejected" (j better than k)."""
     p, n_draws = est.size, z.shape[0]
     t_obs = (est[:, None] - est[None, :]) / se
@@ -112,7 +114,7 @@ def _rejections(est, se, z, coverage, kind, simultaneous, stepdown):
     active = ~eye  # simultaneous: one family, every ordered pair (every H_jk)
     rejected = np.zeros((p, p), dtype=bool)
     block = _block(p, n_draws)
-    q = coverage
+    q = level
     while True:
         if simultaneous:
             crit = np.quantile(_pair_maxima(z, se, active), q)
@@ -141,7 +143,8 @@ def _rejections(est, se, z, coverage, kind, simultaneous, stepdown):
     return rejected
 
 
-def rank_sets(estimates, cov, *, coverage: float = 0.95, simultaneous: bool = True, stepdown: bool = True,
+@renamed(coverage="level")
+def rank_sets(estimates, cov, *, level: float = 0.95, simultaneous: bool = True, stepdown: bool = True,
               kind: str = "two-sided", n_draws: int = 1000, seed: int | None = None, names=None) -> pd.DataFrame:
     """Confidence sets for the ranks of units (rank 1 = highest estimate), as ``csranks::csranks``.
 
@@ -149,9 +152,9 @@ def rank_sets(estimates, cov, *, coverage: float = 0.95, simultaneous: bool = Tr
     ----------
     estimates : estimates (Series: its index names the units).
     cov : their covariance matrix, or a vector of variances when the units are independent.
-    coverage : confidence level of the sets.
+    level : confidence level of the sets.
     simultaneous : sets valid for all units at once (True) or each on its own.
-    stepdown : Romano–Wolf stepdown (sets no wider, same coverage).
+    stepdown : Romano–Wolf stepdown (sets no wider, same level).
     kind : ``"two-sided"``, ``"lower"`` (lower bound only: the set ends at the last rank) or
         ``"upper"`` (upper bound only: it starts at 1).
     n_draws, seed : the parametric bootstrap (N(0, cov) draws).
@@ -160,11 +163,11 @@ def rank_sets(estimates, cov, *, coverage: float = 0.95, simultaneous: bool = Tr
     """
     if kind not in KINDS:
         raise RankingError(f"kind must be one of {KINDS}, got {kind!r}")
-    if not 0 < coverage < 1:
-        raise RankingError(f"coverage must be between 0 and 1, got {coverage!r}")
+    if not 0 < level < 1:
+        raise RankingError(f"level must be between 0 and 1, got {level!r}")
     est, v, se, units = _inputs(estimates, cov, names)
     z = _normal_draws(v, n_draws, seed)
-    rejected = _rejections(est, se, z, coverage, kind, simultaneous, stepdown)
+    rejected = _rejections(est, se, z, level, kind, simultaneous, stepdown)
     p = est.size
     lower = 1 + rejected.sum(axis=0)
     upper = p - rejected.sum(axis=1)
@@ -175,7 +178,8 @@ def rank_sets(estimates, cov, *, coverage: float = 0.95, simultaneous: bool = Tr
     return pd.DataFrame({"unit": units, "estimate": est, "rank": point_ranks(est), "lower": lower, "upper": upper})
 
 
-def tau_best(estimates, cov, tau: int, *, coverage: float = 0.95, stepdown: bool = True, n_draws: int = 1000,
+@renamed(coverage="level")
+def tau_best(estimates, cov, tau: int, *, level: float = 0.95, stepdown: bool = True, n_draws: int = 1000,
              seed: int | None = None, names=None, worst: bool = False) -> pd.DataFrame:
     """The units that may be among the best τ (``worst=True``: the worst τ) with the given
     confidence (``csranks::cstaubest`` / ``cstauworst``): simultaneous one-sided rank bounds.
@@ -183,7 +187,7 @@ def tau_best(estimates, cov, tau: int, *, coverage: float = 0.95, stepdown: bool
     est = np.asarray(estimates, dtype=float)
     if not 1 <= tau <= est.size:
         raise RankingError(f"tau must be between 1 and {est.size}, got {tau}")
-    out = rank_sets(estimates, cov, coverage=coverage, simultaneous=True, stepdown=stepdown,
+    out = rank_sets(estimates, cov, level=level, simultaneous=True, stepdown=stepdown,
                     kind="upper" if worst else "lower", n_draws=n_draws, seed=seed, names=names)
     out["in_set"] = out["upper"] >= est.size - tau + 1 if worst else out["lower"] <= tau
     return out
@@ -192,9 +196,10 @@ def tau_best(estimates, cov, tau: int, *, coverage: float = 0.95, stepdown: bool
 # ---- pairwise comparisons -----------------------------------------------------------------------------
 
 
-def max_t_critical(cov: np.ndarray, contrasts: np.ndarray, ci: float = 0.95, *, seed: int = 1,
+@renamed(ci="level")
+def max_t_critical(cov: np.ndarray, contrasts: np.ndarray, level: float = 0.95, *, seed: int = 1,
                    log2_points: int = 20) -> float:
-    """The two-sided simultaneous critical value c with ``P(max_i |K_i z| / sd_i ≤ c) = ci`` for
+    """The two-sided simultaneous critical value c with ``P(max_i |K_i z| / sd_i ≤ c) = level`` for
     z ~ N(0, cov) and contrasts K (multcomp's single-step adjustment with a known covariance,
     ``df = Inf``). The probability is integrated by randomised quasi-Monte Carlo in the units'
     space (2^20 scrambled Sobol points, processed in blocks), which handles the singular
@@ -204,7 +209,7 @@ def max_t_critical(cov: np.ndarray, contrasts: np.ndarray, ci: float = 0.95, *, 
     p = cov.shape[0]
     sd = np.sqrt(np.einsum("ij,jk,ik->i", contrasts, cov, contrasts))
     if contrasts.shape[0] == 1:
-        return float(stats.norm.ppf(0.5 + ci / 2))
+        return critical_value(level)
     values, vectors = np.linalg.eigh(cov)
     root = vectors * np.sqrt(np.clip(values, 0, None))
     scaled = (contrasts / sd[:, None]) @ root  # contrasts of standard normal points
@@ -212,10 +217,11 @@ def max_t_critical(cov: np.ndarray, contrasts: np.ndarray, ci: float = 0.95, *, 
     block = max(1024, 2 ** 24 // max(1, contrasts.shape[0]))
     maxima = np.concatenate([np.abs(stats.norm.ppf(points[s:s + block]) @ scaled.T).max(axis=1)
                              for s in range(0, len(points), block)])
-    return float(np.quantile(maxima, ci))
+    return float(np.quantile(maxima, level))
 
 
-def pairwise(estimates, cov, *, ci: float = 0.95, names=None, seed: int = 1) -> pd.DataFrame:
+@renamed(ci="level")
+def pairwise(estimates, cov, *, level: float = 0.95, names=None, seed: int = 1) -> pd.DataFrame:
     """Every pair of units: difference, SE, z, raw p, Holm and Benjamini–Hochberg adjusted p, and
     the simultaneous max-t interval (all pairs at once). Rows ordered as the units' pairs (j < k)."""
     from statsmodels.stats.multitest import multipletests
@@ -227,7 +233,7 @@ def pairwise(estimates, cov, *, ci: float = 0.95, names=None, seed: int = 1) -> 
     contrasts[np.arange(len(j)), j] = 1.0
     contrasts[np.arange(len(j)), k] = -1.0
     sd = np.sqrt(np.einsum("ij,jk,ik->i", contrasts, v, contrasts))
-    crit = max_t_critical(v, contrasts, ci, seed=seed)
+    crit = max_t_critical(v, contrasts, level, seed=seed)
     diff = est[j] - est[k]
     z = diff / sd
     raw = 2 * stats.norm.sf(np.abs(z))
@@ -268,17 +274,18 @@ def tiers(estimates, pairs: pd.DataFrame, *, names=None) -> pd.Series:
 # ---- change, correlation, average ---------------------------------------------------------------------
 
 
-def change(current: pd.DataFrame, previous: pd.DataFrame, *, ci: float = 0.95, by: str = "unit") -> pd.DataFrame:
+@renamed(ci="level")
+def change(current: pd.DataFrame, previous: pd.DataFrame, *, level: float = 0.95, by: str = "unit") -> pd.DataFrame:
     """Each unit's change between two independent surveys: ``estimate − previous``, SE
     ``√(se² + se_prev²)``, CI, z and p. Frames: ``by, estimate, se``."""
     both = current[[by, "estimate", "se"]].merge(previous[[by, "estimate", "se"]], on=by, how="inner",
                                                   suffixes=("", "_previous")).set_index(by)
     d = both["estimate"] - both["estimate_previous"]
     se = np.sqrt(both["se"] ** 2 + both["se_previous"] ** 2)
-    zc = stats.norm.ppf(0.5 + ci / 2)
+    zc = critical_value(level)
     out = pd.DataFrame({"previous": both["estimate_previous"], "current": both["estimate"], "change": d, "se": se,
                         "ci_low": d - zc * se, "ci_high": d + zc * se, "z": d / se, "p": 2 * stats.norm.sf(np.abs(d / se))})
-    out["significant"] = out["p"] < 1 - ci
+    out["significant"] = out["p"] < 1 - level
     return out.reset_index()
 
 
@@ -292,7 +299,8 @@ def rank_correlation(a, b) -> pd.Series:
                       "units": len(common)})
 
 
-def versus_average(estimates, cov, *, weights=None, ci: float = 0.95, names=None) -> pd.DataFrame:
+@renamed(ci="level")
+def versus_average(estimates, cov, *, weights=None, level: float = 0.95, names=None) -> pd.DataFrame:
     """Each unit against the (weighted) average of all units, ``θ_j − Σ a_k θ_k``, with its SE from
     the full covariance (the unit is part of the average), CI, p and Holm-adjusted p."""
     from statsmodels.stats.multitest import multipletests
@@ -303,10 +311,10 @@ def versus_average(estimates, cov, *, weights=None, ci: float = 0.95, names=None
     contrasts = np.eye(p) - a[None, :]
     diff = contrasts @ est
     se = np.sqrt(np.einsum("ij,jk,ik->i", contrasts, v, contrasts))
-    zc = stats.norm.ppf(0.5 + ci / 2)
+    zc = critical_value(level)
     raw = 2 * stats.norm.sf(np.abs(diff / se))
     holm = multipletests(raw, method="holm")[1]
     out = pd.DataFrame({"unit": units, "estimate": est, "average": a @ est, "difference": diff, "se": se,
                         "ci_low": diff - zc * se, "ci_high": diff + zc * se, "p": raw, "p_holm": holm})
-    out["position"] = np.where(holm < 1 - ci, np.where(diff > 0, "above", "below"), "not different")
+    out["position"] = np.where(holm < 1 - level, np.where(diff > 0, "above", "below"), "not different")
     return out

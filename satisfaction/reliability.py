@@ -6,7 +6,7 @@ All functions take a DataFrame of items (respondents × items, NaN = missing) an
 * Cronbach's alpha (``psych::alpha``, raw_alpha): ``α = k/(k−1) · (1 − tr C / 1ᵀC1)`` with C the
   item covariance matrix; standardised alpha the same on the correlation matrix R, equal to the
   Spearman–Brown form ``k r̄ / (1 + (k−1) r̄)`` of the mean inter-item correlation r̄.
-* Feldt's confidence interval (``psych::alpha.ci``): with n respondents,
+* Feldt's confidence interval (``psych::alpha.level``): with n respondents,
   ``1 − (1 − α) · F_{1−p/2}(n−1, (n−1)(k−1))`` … ``1 − (1 − α) · F_{p/2}(n−1, (n−1)(k−1))``.
 * Guttman's lambda-6 (``G6(smc)``): ``1 − Σ_j (1 − smc_j) / 1ᵀR1`` with ``smc_j = 1 − 1/(R⁻¹)_jj``.
 * Item statistics: raw.r (item–total correlation) ``(C1)_j / √(C_jj · 1ᵀC1)`` (with pairwise
@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from ._deprecation import renamed
 
 MISSING = ("listwise", "pairwise")
 
@@ -89,16 +91,18 @@ def _lambda6(corr: np.ndarray) -> float:
     return 1 - (1 - smc).sum() / corr.sum()
 
 
-def feldt_interval(alpha: float, n: int, k: int, ci: float = 0.95) -> tuple[float, float]:
-    """Feldt's confidence interval for Cronbach's alpha (psych::alpha.ci)."""
-    p = 1 - ci
+@renamed(ci="level")
+def feldt_interval(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
+    """Feldt's confidence interval for Cronbach's alpha (psych::alpha.level)."""
+    p = 1 - level
     df1, df2 = n - 1, (n - 1) * (k - 1)
     low = 1 - (1 - alpha) * stats.f.ppf(1 - p / 2, df1, df2)
     high = 1 - (1 - alpha) * stats.f.ppf(p / 2, df1, df2)
     return float(low), float(high)
 
 
-def cronbach_alpha(items: pd.DataFrame, *, weights=None, ci: float = 0.95, missing: str = "listwise") -> pd.Series:
+@renamed(ci="level")
+def cronbach_alpha(items: pd.DataFrame, *, weights=None, level: float = 0.95, missing: str = "listwise") -> pd.Series:
     """Cronbach's alpha with Feldt's confidence interval.
 
     Returns a Series: ``alpha`` (raw), ``std_alpha``, ``ci_low``, ``ci_high`` (Feldt), ``n`` (rows
@@ -112,7 +116,7 @@ def cronbach_alpha(items: pd.DataFrame, *, weights=None, ci: float = 0.95, missi
     k = cov.shape[0]
     alpha = _alpha(cov)
     average_r = (corr.sum() - k) / (k * (k - 1))
-    low, high = feldt_interval(alpha, n, k, ci)
+    low, high = feldt_interval(alpha, n, k, level)
     return pd.Series({
         "alpha": alpha, "std_alpha": _alpha(corr), "ci_low": low, "ci_high": high, "n": n, "k": k,
         "average_r": average_r, "lambda6": _lambda6(corr),
@@ -236,9 +240,10 @@ def quality_flags(data: pd.DataFrame, items: list[str], *, by: str = "city", don
     return out.reset_index().rename(columns={"index": by})
 
 
+@renamed(ci="level")
 def reliability_table(data: pd.DataFrame, codebook, *, weights=None, lang: str = "zh", by: str | None = None,
                       replicate_weights: np.ndarray | None = None, bootstrap: int = 0, seed: int | None = None,
-                      ci: float = 0.95) -> pd.DataFrame:
+                      level: float = 0.95) -> pd.DataFrame:
     """Per first-level indicator: items, n, alpha with its Feldt interval and (optionally) a bootstrap
     interval, standardised alpha, lambda-6, omega total (one factor) and omega hierarchical (when the
     indicator has three or more second-level indicators and six or more items), the weakest item by
@@ -257,7 +262,7 @@ def reliability_table(data: pd.DataFrame, codebook, *, weights=None, lang: str =
             rows = data.index.get_indexer(block.index)
             part = reliability_table(block, codebook, weights=None if w is None else w.loc[block.index], lang=lang,
                                      replicate_weights=None if reps is None else reps[rows], bootstrap=bootstrap,
-                                     seed=seed, ci=ci)
+                                     seed=seed, level=level)
             part.insert(0, by, key)
             parts.append(part)
         return pd.concat(parts, ignore_index=True)
@@ -267,14 +272,14 @@ def reliability_table(data: pd.DataFrame, codebook, *, weights=None, lang: str =
     rows = []
     for dim in codebook.dimensions:
         cols = blocks[dim.code]
-        a = cronbach_alpha(data[cols], weights=weights, ci=ci)
+        a = cronbach_alpha(data[cols], weights=weights, level=level)
         table = item_analysis(data[cols], weights=weights)
         weakest = table["r_drop"].idxmin()
         overall_kmo, _ = kmo(data[cols], missing="listwise")
         boot_low = boot_high = np.nan
         if replicate_weights is not None or bootstrap:
             b = bootstrap_alpha(data[cols], replicates=bootstrap or 1000, seed=seed, weights=weights,
-                                replicate_weights=replicate_weights, ci=ci)
+                                replicate_weights=replicate_weights, level=level)
             boot_low, boot_high = b["ci_low"], b["ci_high"]
         om_total = _or_nan(lambda: omega(data[cols])["omega_total"])
         om_h = np.nan
@@ -402,28 +407,47 @@ def alpha_replicates(items: pd.DataFrame, replicate_weights: np.ndarray) -> np.n
     return k / (k - 1) * (1 - item_var / (t2 - t1 ** 2))
 
 
+@renamed(ci="level")
 def bootstrap_alpha(items: pd.DataFrame, *, replicates: int = 1000, seed: int | None = None, weights=None,
-                    replicate_weights: np.ndarray | None = None, ci: float = 0.95) -> pd.Series:
-    """Bootstrap confidence interval for Cronbach's alpha (percentile method) and its bootstrap SE.
+                    replicate_weights=None, level: float = 0.95) -> pd.Series:
+    """Bootstrap confidence interval for Cronbach's alpha (percentile method) and its replicate SE.
 
     Either resamples respondents (``replicates`` draws with replacement, multiplied by ``weights``
-    when given), or reuses a design's replicate weights (``replicate_weights``, n × B), so that the
-    interval carries the survey's weighting. All replicates are computed at once
-    (:func:`alpha_replicates`)."""
+    when given), or reuses a design's replicate weights, so that the interval carries the survey's
+    weighting: ``replicate_weights`` is an n × B matrix of bootstrap replicates, or a
+    :class:`~satisfaction.design.SurveyDesign` with replicates — then its own variance conventions
+    give the SE, and a jackknife or BRR design (whose replicates are not a sampling distribution)
+    gets the Wald interval ``α ± q·SE`` instead of percentiles. All replicates are computed at once
+    (:func:`alpha_replicates`); SEs from :func:`satisfaction.survey.variance.replicate_variance`."""
+    from .design import SurveyDesign
+    from .survey.variance import confint, replicate_variance
+
     data, w, n = _prepare(items, weights, "listwise")
+    keep = items.notna().all(axis=1).to_numpy()
+    kind = "bootstrap"
     if replicate_weights is None:
         rng = np.random.default_rng(seed)
         draws = rng.integers(0, n, size=(replicates, n)) + (np.arange(replicates) * n)[:, None]
         counts = np.bincount(draws.ravel(), minlength=n * replicates).reshape(replicates, n).T
         reps = counts * (1.0 if w is None else w[:, None])
+        conventions = (1.0 / (replicates - 1), np.ones(replicates), False)
+    elif isinstance(replicate_weights, SurveyDesign):
+        rep = replicate_weights.require_replicates().materialize(replicate_weights.n)
+        reps, kind = rep.weights[keep], rep.kind
+        conventions = (rep.scale, rep.rscales, rep.mse)
     else:
-        keep = items.notna().all(axis=1).to_numpy()
         reps = np.asarray(replicate_weights, dtype=float)[keep]
+        conventions = (1.0 / (reps.shape[1] - 1), np.ones(reps.shape[1]), False)
     alphas = alpha_replicates(data, reps)
     point = _alpha(_covariance(data, w))
-    low, high = np.quantile(alphas, [(1 - ci) / 2, 1 - (1 - ci) / 2])
-    return pd.Series({"alpha": point, "ci_low": low, "ci_high": high, "se": alphas.std(ddof=1),
-                      "replicates": alphas.size, "n": n}, name="bootstrap_alpha")
+    scale, rscales, mse = conventions
+    se = float(np.sqrt(replicate_variance(alphas, point, scale=scale, rscales=rscales, mse=mse)))
+    if kind == "bootstrap":
+        low, high = np.nanquantile(alphas, [(1 - level) / 2, 1 - (1 - level) / 2])
+    else:
+        low, high = confint(point, se, level)
+    return pd.Series({"alpha": point, "ci_low": float(low), "ci_high": float(high), "se": se,
+                      "replicates": int(np.isfinite(alphas).sum()), "n": n}, name="bootstrap_alpha")
 
 
 # ---- construct validity ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def test_pisa_uk_marginal_set_matches_csranks(pisa, seed):
 def test_pisa_tau_best_matches_csranks(pisa):
     # the 95 % τ-best set for τ = 5 has 12 countries (11 at 90 %)
     assert rk.tau_best(pisa["math_score"], pisa["math_se"] ** 2, 5, seed=1)["in_set"].sum() == 12
-    assert rk.tau_best(pisa["math_score"], pisa["math_se"] ** 2, 5, coverage=0.90, seed=1)["in_set"].sum() == 11
+    assert rk.tau_best(pisa["math_score"], pisa["math_se"] ** 2, 5, level=0.90, seed=1)["in_set"].sum() == 11
 
 
 def _units(data):
@@ -131,7 +131,7 @@ def test_change_correlation_and_average():
     ([70.0], [1.0], {}, "at least two"),
     ([70.0, 71.0], np.ones((3, 3)), {}, "2 × 2"),
     ([70.0, 71.0], [1.0, 1.0], {"kind": "middle"}, "kind"),
-    ([70.0, 71.0], [1.0, 1.0], {"coverage": 1.5}, "coverage"),
+    ([70.0, 71.0], [1.0, 1.0], {"level": 1.5}, "level"),
     ([70.0, 71.0], [[1.0, 1.0], [1.0, 1.0]], {}, "zero variance"),
     ([70.0, np.nan], [1.0, 1.0], {}, "finite"),
 ])

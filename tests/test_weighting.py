@@ -210,7 +210,7 @@ def test_replicate_and_linearization_agree_roughly():
 
 
 def test_sample_size_and_margin_of_error():
-    assert est.sample_size(0.05, confidence=0.95, deff=1.4) == 538
+    assert est.sample_size(0.05, level=0.95, deff=1.4) == 538
     assert est.sample_size(0.05, deff=1.0) == 385
     assert est.sample_size(0.05, deff=1.4, population=2000) < 538
     assert est.margin_of_error(538, deff=1.4) == pytest.approx(0.05, abs=1e-4)
