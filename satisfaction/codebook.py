@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+
 import yaml
 
 from .errors import CodebookError
 
 WEIGHT_TOLERANCE = 1e-6
+#: How the survey weights are calibrated to the population margins (codebook ``weighting.method``).
+WEIGHTING_METHODS = ("raking", "linear", "poststratify")
 
 
 def normalize_header(text: Any) -> str:
@@ -466,7 +469,12 @@ def load_codebook(path: str | Path) -> Codebook:
                     errors.append(f"weighting.margins.{name}: {part!r} is not a demographic")
         if not weighting.get("margins_file"):
             errors.append("weighting.margins_file: missing")
-        weighting = {"by": by, "margins_file": str(weighting.get("margins_file", "")),
+        method = str(weighting.get("method", "raking"))
+        if method not in WEIGHTING_METHODS:
+            errors.append(f"weighting.method: {method!r} is not one of {', '.join(WEIGHTING_METHODS)}")
+        elif method == "poststratify" and len(margins) != 1:
+            errors.append(f"weighting.method: poststratify uses one margin (crossed cells), got {len(margins)}")
+        weighting = {"by": by, "method": method, "margins_file": str(weighting.get("margins_file", "")),
                      "margins": {str(k): [str(x) for x in _as_list(v)] for k, v in margins.items()}}
 
     ahp = _ahp_section(raw.get("ahp") or {}, tree, errors)

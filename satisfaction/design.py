@@ -30,6 +30,7 @@ References: Lumley, T. (2010) *Complex Surveys: A Guide to Analysis Using R*; Wo
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Callable, Iterator
 
 import numpy as np
@@ -64,6 +65,16 @@ class Replicates:
     def n_replicates(self) -> int:
         return len(self.rscales)
 
+    @cached_property
+    def rank(self) -> int:
+        """Rank of the n × B replicate weights (R's ``qr(weights, tol=1e-5)$rank``), from the
+        B × B cross-product — computed once per replicate set."""
+        gram = np.zeros((self.n_replicates, self.n_replicates))
+        for _, w in self.blocks():
+            gram += w.T @ w
+        singular = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0, None))
+        return int((singular > 1e-5 * singular.max()).sum()) if singular.size else 0
+
     def blocks(self) -> Iterator[tuple[object, np.ndarray]]:
         """``(rows, n_rows × B weights)`` pairs covering every respondent once."""
         if self.weights is not None:
@@ -87,7 +98,9 @@ class Calibration:
 
     ``kind`` is ``"linear"`` (GREG: ``model`` is the n × q matrix of calibration variables) or
     ``"raking"`` / ``"poststratify"`` (``margins`` holds one integer code vector per margin).
-    ``weights`` are the weights after the step.
+    ``weights`` are the weights after the step. ``replay(rows, W)`` applies the same calibration
+    (method and population totals) to a block of replicate weights ``W`` (rows × B), so that
+    replicates drawn later are re-calibrated as the full sample was.
     """
 
     kind: str
@@ -95,6 +108,7 @@ class Calibration:
     model: np.ndarray | None = None
     margins: tuple[np.ndarray, ...] = ()
     old_weights: np.ndarray | None = None
+    replay: Callable[[object, np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
 
 #: The lonely-PSU rules of R's ``options(survey.lonely.psu=)``.
@@ -264,6 +278,11 @@ class SurveyDesign:
     def n(self) -> int:
         return len(self.data)
 
+    @property
+    def base_weights(self) -> np.ndarray:
+        """The weights before any calibration step (what replicates are drawn from)."""
+        return self.calibrations[0].old_weights if self.calibrations else self.weights
+
     def with_weights(self, weights: np.ndarray, calibration: Calibration | None = None,
                      replicates: Replicates | None | str = "keep") -> "SurveyDesign":
         """A copy with new weights (and, optionally, one more calibration step)."""
@@ -344,8 +363,7 @@ class SurveyDesign:
         """Design degrees of freedom, as R's ``degf``: PSUs minus strata for linearisation; for a
         replicate design the rank of the replicate weights minus one."""
         if self.method(method) == "replicate":
-            w = self.require_replicates().materialize(self.n).weights
-            return int(np.linalg.matrix_rank(w, tol=1e-5 * max(1.0, float(np.abs(w).max())))) - 1
+            return self.require_replicates().rank - 1
         n_psu = int(self._psu_codes.max()) + 1 if self.n else 0
         n_strata = int(self._strata_codes.max()) + 1 if self.n else 0
         return n_psu - n_strata
@@ -408,7 +426,9 @@ def bootstrap_weights(design: SurveyDesign, replicates: int = 1000, *, seed: int
 
     Replicate weight of unit i in PSU k of stratum h: ``w_i · n_h / (n_h − 1) · r_hk`` with ``r_hk``
     the number of times PSU k was drawn (Rao & Wu 1988; R's ``as.svrepdesign(type="subbootstrap")``).
-    Combined with R's bootstrap conventions: ``scale = 1 / (B − 1)``, ``rscales = 1``.
+    Combined with R's bootstrap conventions: ``scale = 1 / (B − 1)``, ``rscales = 1``. On a
+    calibrated design the replicates are drawn from the weights before calibration and re-calibrated
+    by every recorded step (raking, linear calibration, post-stratification).
 
     Each stratum draws from its own stream (seeded by ``seed`` and the stratum), so the replicates
     are the same whether they are held as one n × B matrix or generated a stratum at a time
@@ -419,7 +439,7 @@ def bootstrap_weights(design: SurveyDesign, replicates: int = 1000, *, seed: int
         raise DesignError("the bootstrap needs at least two replicates")
     seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
     blocks = group_blocks(design._strata_codes)
-    psu, weights = design._psu_codes, design.weights
+    psu, weights = design._psu_codes, design.base_weights
 
     def source():
         columns = np.arange(replicates, dtype=np.int64)
@@ -434,10 +454,21 @@ def bootstrap_weights(design: SurveyDesign, replicates: int = 1000, *, seed: int
             counts = np.bincount(draws.ravel(), minlength=n_h * replicates).reshape(n_h, replicates)
             yield rows, counts[local] * (weights[rows] * (n_h / (n_h - 1)))[:, None]
 
-    rep = Replicates(None, "bootstrap", 1.0 / (replicates - 1), np.ones(replicates), mse, block_source=source)
+    rep = _recalibrated(design, Replicates(None, "bootstrap", 1.0 / (replicates - 1), np.ones(replicates), mse,
+                                           block_source=source))
     if lazy is None:
         lazy = design.n * replicates > LAZY_THRESHOLD
     return replace(design, replicates=rep if lazy else rep.materialize(design.n))
+
+
+def _recalibrated(design: SurveyDesign, replicates: Replicates) -> Replicates:
+    """Replicates drawn from the weights before calibration, passed through the design's
+    calibration steps (as the full-sample weights were)."""
+    if not design.calibrations:
+        return replicates
+    from .weighting import apply_calibrations
+
+    return apply_calibrations(design, replicates)
 
 
 def group_blocks(codes: np.ndarray) -> list:
@@ -468,7 +499,8 @@ def jackknife_weights(design: SurveyDesign, kind: str = "auto", *, mse: bool = F
     ``jknweights``: a stratum sampled completely (f = 1) gets no replicates; a stratum with one
     PSU follows the design's ``lonely_psu`` — no replicate (``"certainty"``, ``"remove"``,
     ``"average"``, the last scaling the variance by PSUs / replicates) or, for ``"adjust"``, one
-    replicate that drops it and multiplies every other PSU by ``H/(H−1)`` (H strata).
+    replicate that drops it and multiplies every other PSU by ``H/(H−1)`` (H strata). On a
+    calibrated design the replicates are re-calibrated by every recorded step.
     """
     stage = design._stages[0]
     psu, psu_stratum = stage.cluster, stage.strata
@@ -520,8 +552,8 @@ def jackknife_weights(design: SurveyDesign, kind: str = "auto", *, mse: bool = F
         scale = 1.0
         if factor.shape[1] < n_psu and design.lonely_psu == "average":
             scale = n_psu / factor.shape[1]
-    reps = design.weights[:, None] * factor[psu]
-    return replace(design, replicates=Replicates(reps, kind, scale, rscales, mse))
+    reps = design.base_weights[:, None] * factor[psu]
+    return replace(design, replicates=_recalibrated(design, Replicates(reps, kind, scale, rscales, mse)))
 
 
 from .survey.replicates import brr_weights  # noqa: E402  (BRR lives with the replicate machinery)

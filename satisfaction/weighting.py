@@ -319,45 +319,34 @@ def poststratify(df: pd.DataFrame, cells: str, targets, *, weight=None, by: str 
 
 
 # ---- design-level weighting ---------------------------------------------------------------------
+#
+# Each step records a Calibration on the design with a ``replay(rows, W)`` that applies the same
+# calibration (same method, same population totals) to a block of replicate weights: the design's
+# replicates are calibrated now, and replicates drawn later (bootstrap_weights, jackknife_weights,
+# brr_weights) are drawn from the weights before calibration and replayed through every step, as
+# R does when a replicate design is calibrated (``calibrate``/``rake``/``postStratify`` on an
+# ``svyrep.design``).
 
 
-def rake_design(design: SurveyDesign, margins, *, by: str | None = None, trim=None, max_iter: int = 1000,
-                tol: float = 1e-10, replicates: bool = True) -> SurveyDesign:
-    """Rake a design's weights (and, if it has them, every replicate's) to the margins.
-
-    The linearised variance then accounts for the raking as R's ``rake`` does.
-    """
-    weights, diagnostics = rake(design.data, margins, weight=design.weights, by=by, trim=trim, max_iter=max_iter,
-                                tol=tol, return_diagnostics=True)
-    _, _, prepared = _prepare(design.data, margins, design.weights, by)
-    cal = Calibration("raking", weights.to_numpy(), margins=tuple(m.cells for m in prepared), old_weights=design.weights)
-    new = replace(design.with_weights(weights.to_numpy(), cal), weight_diagnostics=diagnostics)
-    if replicates and design.replicates is not None:
-        new = rake_replicates(new, margins, by=by, max_iter=max_iter, tol=tol)
-    return new
+def _whole_groups(groups: np.ndarray, rows, what: str) -> np.ndarray:
+    """The groups a block of rows covers, checking that it holds each of them whole."""
+    if isinstance(rows, slice) and rows == slice(None):
+        return np.unique(groups)
+    present = np.unique(groups[rows])
+    sizes = np.bincount(groups)
+    if (np.bincount(groups[rows], minlength=len(sizes))[present] != sizes[present]).any():
+        raise WeightingError(f"a block of replicates holds part of a {what} group; generate the replicates with "
+                             "lazy=False or calibrate within groups that contain whole strata")
+    return present
 
 
-def rake_replicates(design: SurveyDesign, margins, *, by: str | None = None, max_iter: int = 1000,
-                    tol: float = 1e-10) -> SurveyDesign:
-    """Re-rake every replicate's weights to the margins, so that replicate variances carry the
-    weighting's own uncertainty (R: ``rake`` on an ``svyrep.design``).
-
-    Respondents who share a category in every margin get the same raking factor, so it is enough to
-    rake the (joint cells × B) table of replicate totals and scale the weights once at the end —
-    all replicates at once. Replicates generated block by block are re-raked block by block; each
-    block must then hold whole raking groups (as with strata = cities = raking groups).
-    """
-    rep = design.require_replicates()
-    groups, _, prepared = _prepare(design.data, margins, design.weights, by)
-    group_size = np.bincount(groups)
-
-    def rake_block(rows, weights):
+def _raking_replay(groups: np.ndarray, prepared: list[_Margin], max_iter: int, tol: float):
+    """Re-rake blocks of replicate weights (all replicates at once): respondents who share a
+    category in every margin get the same factor, so the (joint cells × B) table is raked."""
+    def replay(rows, weights):
         block_margins = prepared
         if not (isinstance(rows, slice) and rows == slice(None)):
-            present = np.unique(groups[rows])
-            if (np.bincount(groups[rows], minlength=len(group_size))[present] != group_size[present]).any():
-                raise WeightingError("a block of replicates holds part of a raking group; generate the replicates "
-                                     "with lazy=False or rake within groups that contain whole strata")
+            _whole_groups(groups, rows, "raking")
             block_margins = [_restrict(m, rows) for m in prepared]
         key = np.stack([m.cells for m in block_margins], axis=1)
         joint, inverse = np.unique(key, axis=0, return_inverse=True)
@@ -374,15 +363,147 @@ def rake_replicates(design: SurveyDesign, margins, *, by: str | None = None, max
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(table > 0, raked / table, 0.0)
         return weights * factor[inverse]
+    return replay
 
+
+def _poststratify_replay(cells: np.ndarray, targets: np.ndarray):
+    """Post-stratify blocks of replicate weights: each cell scaled to its population count."""
+    def replay(rows, weights):
+        local = cells[rows]
+        if not (isinstance(rows, slice) and rows == slice(None)):
+            _whole_groups(cells, rows, "post-stratification")
+        used, inverse = np.unique(local, return_inverse=True)
+        agg = sparse.csr_matrix((np.ones(len(local)), (inverse.ravel(), np.arange(len(local)))), shape=(len(used), len(local)))
+        sums = agg @ weights
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.where(sums > 0, targets[used][:, None] / sums, 1.0)
+        return weights * factor[inverse.ravel()]
+    return replay
+
+
+def _calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray, method: str, max_iter: int,
+                         tol: float) -> np.ndarray:
+    """g-weights of linear (``1 + xᵀλ``) or raking (``exp(xᵀλ)``) calibration of the weights ``d``
+    (n, or n × B: every column calibrated to the same ``totals``, all at once), as R's ``grake``."""
+    single = d.ndim == 1
+    D = d[:, None] if single else d
+    lam = np.zeros((D.shape[1], x.shape[1]))
+    for _ in range(1 if method == "linear" else max_iter):
+        g = 1 + x @ lam.T if method == "linear" else np.exp(x @ lam.T)
+        w = D * g
+        resid = totals[None, :] - (x.T @ w).T                             # B × q
+        # d(Σ w x)/dλ: Σ d x xᵀ (linear, at λ = 0) or Σ w x xᵀ (raking)
+        A = np.einsum("ni,nb,nj->bij", x, D if method == "linear" else w, x)
+        lam = lam + np.einsum("bij,bj->bi", np.linalg.pinv(A), resid)   # all replicates at once
+        if method == "linear":
+            break
+        scale = np.maximum(np.abs(totals), 1.0)
+        if np.max(np.abs(resid) / scale) < tol:
+            break
+    else:
+        raise WeightingError(f"raking calibration did not converge within {max_iter} iterations")
+    g = 1 + x @ lam.T if method == "linear" else np.exp(x @ lam.T)
+    return g[:, 0] if single else g
+
+
+def _linear_replay(x: np.ndarray, totals: np.ndarray, groups: np.ndarray, method: str, max_iter: int, tol: float):
+    """Calibrate blocks of replicate weights to the same totals, group by group (the model matrix
+    is block-diagonal by group), all replicates of a group at once."""
+    columns_of = [np.flatnonzero(np.abs(x[groups == g]).sum(axis=0) > 0) for g in range(int(groups.max()) + 1)]
+
+    def replay(rows, weights):
+        out = np.array(weights, dtype=float, copy=True)
+        local_groups = groups[rows]
+        for g in _whole_groups(groups, rows, "calibration"):
+            mine = np.flatnonzero(local_groups == g)
+            cols = columns_of[g]
+            xg = x[rows][mine][:, cols]
+            out[mine] = weights[mine] * _calibration_factors(xg, weights[mine], totals[cols], method, max_iter, tol)
+        return out
+    return replay
+
+
+def apply_calibrations(design: SurveyDesign, replicates) -> "Replicates":
+    """Replicates (drawn from the weights before any calibration) passed through every calibration
+    step recorded on the design, in order."""
+    steps = [c.replay for c in design.calibrations if c.replay is not None]
+    if not steps:
+        return replicates
+
+    def run(rows, w):
+        for step in steps:
+            w = step(rows, w)
+        return w
+
+    if replicates.weights is not None:
+        return replace(replicates, weights=run(slice(None), replicates.weights))
+    source = replicates.block_source
+
+    def calibrated():
+        for rows, w in source():
+            yield rows, run(rows, w)
+
+    return replace(replicates, block_source=calibrated)
+
+
+def _calibrated(design: SurveyDesign, weights: np.ndarray, cal: Calibration, replicates: bool) -> SurveyDesign:
+    """The design with its new weights and calibration step; its replicates (if any) calibrated the
+    same way."""
+    new = design.with_weights(weights, cal)
+    if replicates and design.replicates is not None:
+        rep = design.replicates
+        if rep.weights is not None:
+            rep = replace(rep, weights=cal.replay(slice(None), rep.weights))
+        else:
+            source = rep.block_source
+
+            def calibrated():
+                for rows, w in source():
+                    yield rows, cal.replay(rows, w)
+
+            rep = replace(rep, block_source=calibrated)
+        new = new.with_weights(new.weights, replicates=rep)
+    return new
+
+
+def rake_design(design: SurveyDesign, margins, *, by: str | None = None, trim=None, max_iter: int = 1000,
+                tol: float = 1e-10, replicates: bool = True) -> SurveyDesign:
+    """Rake a design's weights (and, if it has them, every replicate's) to the margins, as R's
+    ``rake`` on an ``svydesign`` or ``svyrep.design``.
+
+    The linearised variance then accounts for the raking as R's ``rake`` does, and replicates drawn
+    later are re-raked the same way.
+    """
+    weights, diagnostics = rake(design.data, margins, weight=design.weights, by=by, trim=trim, max_iter=max_iter,
+                                tol=tol, return_diagnostics=True)
+    groups, _, prepared = _prepare(design.data, margins, design.weights, by)
+    cal = Calibration("raking", weights.to_numpy(), margins=tuple(m.cells for m in prepared), old_weights=design.weights,
+                      replay=_raking_replay(groups, prepared, max_iter, tol))
+    new = _calibrated(design, weights.to_numpy(), cal, replicates)
+    return replace(new, weight_diagnostics=diagnostics)
+
+
+def rake_replicates(design: SurveyDesign, margins, *, by: str | None = None, max_iter: int = 1000,
+                    tol: float = 1e-10) -> SurveyDesign:
+    """Re-rake every replicate's weights to the margins, so that replicate variances carry the
+    weighting's own uncertainty (R: ``rake`` on an ``svyrep.design``).
+
+    Respondents who share a category in every margin get the same raking factor, so it is enough to
+    rake the (joint cells × B) table of replicate totals and scale the weights once at the end —
+    all replicates at once. Replicates generated block by block are re-raked block by block; each
+    block must then hold whole raking groups (as with strata = cities = raking groups).
+    """
+    rep = design.require_replicates()
+    groups, _, prepared = _prepare(design.data, margins, design.weights, by)
+    replay = _raking_replay(groups, prepared, max_iter, tol)
     if rep.weights is not None:
-        new = replace(rep, weights=rake_block(slice(None), rep.weights))
+        new = replace(rep, weights=replay(slice(None), rep.weights))
     else:
         source = rep.block_source
 
         def reraked():
             for rows, weights in source():
-                yield rows, rake_block(rows, weights)
+                yield rows, replay(rows, weights)
 
         new = replace(rep, block_source=reraked)
     return design.with_weights(design.weights, replicates=new)
@@ -395,9 +516,11 @@ def _restrict(margin: _Margin, rows) -> _Margin:
     return _Margin(margin.variable, local.ravel(), margin.targets[used], [margin.labels[c] for c in used])
 
 
-def poststratify_design(design: SurveyDesign, variable: str, targets, *, by: str | None = None) -> SurveyDesign:
+def poststratify_design(design: SurveyDesign, variable: str, targets, *, by: str | None = None,
+                        replicates: bool = True) -> SurveyDesign:
     """Post-stratify a design on one variable (within ``by`` groups), as R's ``postStratify``;
-    ``targets`` is a tidy table (``[by,] category, target``) or ``{category: target}``."""
+    ``targets`` is a tidy table (``[by,] category, target``) or ``{category: target}``. A replicate
+    design's replicates are post-stratified too."""
     if isinstance(targets, pd.DataFrame):
         margins = targets.assign(variable=variable)
     else:
@@ -408,7 +531,9 @@ def poststratify_design(design: SurveyDesign, variable: str, targets, *, by: str
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(sums > 0, m.targets / sums, 1.0)
     w = design.weights * factor[m.cells]
-    return design.with_weights(w, Calibration("poststratify", w, margins=(m.cells,), old_weights=design.weights))
+    cal = Calibration("poststratify", w, margins=(m.cells,), old_weights=design.weights,
+                      replay=_poststratify_replay(m.cells, m.targets))
+    return _calibrated(design, w, cal, replicates)
 
 
 def margin_model_matrix(df: pd.DataFrame, margins, by: str | None = None, weights=None) -> tuple[np.ndarray, np.ndarray, list]:
@@ -426,30 +551,89 @@ def margin_model_matrix(df: pd.DataFrame, margins, by: str | None = None, weight
     return np.hstack(blocks), np.concatenate(targets), labels
 
 
-def calibrate_design(design: SurveyDesign, margins, *, by: str | None = None, method: str = "linear",
-                     max_iter: int = 100, tol: float = 1e-10) -> SurveyDesign:
-    """Calibrate a design's weights to margin totals, as R's ``calibrate``.
+def formula_model_matrix(df: pd.DataFrame, formula: str, population) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The model matrix of an R-style formula (``"~ stype + enroll"``: treatment-coded factors,
+    levels sorted, an intercept) and the population totals in its column order. ``population``
+    maps column names — R's (``"(Intercept)"``, ``"stypeH"``) or patsy's (``"Intercept"``,
+    ``"stype[T.H]"``) — to totals."""
+    import patsy
+
+    rhs = formula.split("~", 1)[-1]
+    try:
+        x = patsy.dmatrix(rhs, df, NA_action="raise", return_type="dataframe")
+    except patsy.PatsyError as exc:
+        raise WeightingError(f"calibration formula {formula!r}: {exc}") from None
+    r_names = [_r_name(c) for c in x.columns]
+    pop = dict(population)
+    totals = []
+    for patsy_name, r_name in zip(x.columns, r_names):
+        if r_name in pop:
+            totals.append(float(pop[r_name]))
+        elif patsy_name in pop:
+            totals.append(float(pop[patsy_name]))
+        else:
+            raise WeightingError(f"calibration formula {formula!r}: no population total for {r_name!r} "
+                                 f"(totals given for {sorted(pop)})")
+    unknown = set(pop) - set(r_names) - set(x.columns)
+    if unknown:
+        raise WeightingError(f"calibration formula {formula!r}: population totals for {sorted(unknown)} match no "
+                             f"column of the model matrix {r_names}")
+    return x.to_numpy(dtype=float), np.asarray(totals), r_names
+
+
+def _r_name(patsy_name: str) -> str:
+    """patsy's column name as R's model.matrix names it: ``Intercept`` → ``(Intercept)``,
+    ``stype[T.H]`` → ``stypeH``."""
+    import re
+
+    if patsy_name == "Intercept":
+        return "(Intercept)"
+    return re.sub(r"(?:C\()?([^\[()]+?)\)?\[T\.([^\]]*)\]", r"\1\2", patsy_name)
+
+
+CALIBRATION_METHODS = ("linear", "raking")
+
+
+def calibrate_design(design: SurveyDesign, margins=None, *, by: str | None = None, method: str = "linear",
+                     formula: str | None = None, population=None, max_iter: int = 100, tol: float = 1e-10,
+                     replicates: bool = True) -> SurveyDesign:
+    """Calibrate a design's weights to population totals, as R's ``calibrate``.
+
+    Either to margins (a tidy margins table, dummies of each margin's cells, within ``by`` groups;
+    margins given as shares are scaled to the initial weight total of their group), or to the
+    totals of a model formula (``formula="~ stype + enroll"``, ``population={"(Intercept)": 6194,
+    "stypeH": 755, …, "enroll": 3811472}``, continuous variables allowed).
 
     ``method="linear"``: GREG weights ``d (1 + xᵀλ)`` (may be negative in extreme cases);
-    ``method="raking"``: ``d · exp(xᵀλ)``, the raking solution (computed by IPF). The linearised
-    variance uses the residuals of the weighted regression on the calibration variables.
-    Margins given as shares are scaled to the initial weight total of their group.
+    ``method="raking"``: ``d · exp(xᵀλ)`` (Newton's method; for margins, the raking solution by
+    IPF). The linearised variance uses the residuals of the weighted regression on the calibration
+    variables; a replicate design's replicates are calibrated to the same totals, each with its
+    own weights.
     """
-    x, totals, _ = margin_model_matrix(design.data, margins, by, weights=design.weights)
+    if method not in CALIBRATION_METHODS:
+        raise WeightingError(f"method must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
     d = design.weights
-    if method == "linear":
-        xtwx = x.T @ (x * d[:, None])
-        lam = np.linalg.lstsq(xtwx, totals - x.T @ d, rcond=None)[0]
-        g = 1 + x @ lam
-    elif method == "raking":
-        # The multiplicative calibration d·exp(xᵀλ) on margin dummies has the raking solution:
-        # iterative proportional fitting reaches it without Newton's overflow-prone first steps.
-        g = rake(design.data, margins, weight=d, by=by, max_iter=max_iter * 10, tol=tol).to_numpy() / d
+    if formula is not None:
+        if margins is not None or by is not None:
+            raise WeightingError("give margins (and by) or formula and population, not both")
+        x, totals, _ = formula_model_matrix(design.data, formula, population)
+        groups = np.zeros(design.n, dtype=np.int64)
+        g = _calibration_factors(x, d, totals, method, max_iter, tol)
     else:
-        raise ValueError(f"method must be 'linear' or 'raking', got {method!r}")
+        if margins is None:
+            raise WeightingError("calibrate_design needs margins, or formula= and population=")
+        x, totals, _ = margin_model_matrix(design.data, margins, by, weights=d)
+        groups = (pd.factorize(design.data[by], sort=True)[0] if by else np.zeros(design.n, dtype=np.int64))
+        if method == "linear":
+            g = _calibration_factors(x, d, totals, "linear", max_iter, tol)
+        else:
+            # The multiplicative calibration d·exp(xᵀλ) on margin dummies has the raking solution:
+            # iterative proportional fitting reaches it without Newton's overflow-prone first steps.
+            g = rake(design.data, margins, weight=d, by=by, max_iter=max_iter * 10, tol=tol).to_numpy() / d
     w = d * g
-    cal = Calibration("linear", w, model=x, old_weights=d)
-    return design.with_weights(w, cal)
+    cal = Calibration("linear", w, model=x, old_weights=d,
+                      replay=_linear_replay(x, totals, groups, method, max_iter * 10, tol))
+    return _calibrated(design, w, cal, replicates)
 
 
 # ---- the survey's own weighting, as the codebook declares it ---------------------------------------
@@ -483,10 +667,16 @@ def margin_variables(data: pd.DataFrame, codebook) -> pd.DataFrame:
     return pd.DataFrame(out, index=data.index)
 
 
+def _codebook_margins(codebook) -> pd.DataFrame:
+    margins = load_margins(codebook.margins_path)
+    return margins.assign(variable=MARGIN_PREFIX + margins["variable"].astype(str))
+
+
 def survey_design(data: pd.DataFrame, codebook, *, margins: pd.DataFrame | None = None, weighted: bool = True,
-                  **rake_options) -> SurveyDesign:
-    """The design of a processed survey: stratified by city, raked within each city to the
-    codebook's population margins (unless ``weighted=False``)."""
+                  **options) -> SurveyDesign:
+    """The design of a processed survey: stratified by city, calibrated within each city to the
+    codebook's population margins by the codebook's ``weighting.method`` (raking, linear
+    calibration or post-stratification), unless ``weighted=False``."""
     by = codebook.weighting.get("by", "city") if codebook.weighting else "city"
     frame = data.reset_index(drop=True)
     if weighted and codebook.weighting:
@@ -494,21 +684,26 @@ def survey_design(data: pd.DataFrame, codebook, *, margins: pd.DataFrame | None 
     design = SurveyDesign(frame, strata=by, codebook=codebook)
     if not weighted or not codebook.weighting:
         return design
-    margins = load_margins(codebook.margins_path) if margins is None else margins
-    margins = margins.assign(variable=MARGIN_PREFIX + margins["variable"].astype(str))
-    return rake_design(design, margins, by=by, **rake_options)
+    margins = _codebook_margins(codebook) if margins is None else margins.assign(
+        variable=lambda m: [v if str(v).startswith(MARGIN_PREFIX) else MARGIN_PREFIX + str(v) for v in m["variable"]])
+    method = codebook.weighting.get("method", "raking")
+    if method == "linear":
+        return calibrate_design(design, margins, by=by, method="linear", **options)
+    if method == "poststratify":
+        (variable,) = margins["variable"].unique()
+        cells = margins[margins["variable"] == variable].drop(columns="variable")
+        return poststratify_design(design, variable, cells, by=by)
+    return rake_design(design, margins, by=by, **options)
 
 
-def replicate_design(design: SurveyDesign, codebook, *, replicates: int = 500, seed: int | None = None,
+def replicate_design(design: SurveyDesign, codebook=None, *, replicates: int = 500, seed: int | None = None,
                      weighted: bool = True) -> SurveyDesign:
-    """The design with Rao–Wu bootstrap replicates (strata = the codebook's raking groups), each
-    re-raked to the codebook's margins when the design is weighted, so that replicate SEs and
-    intervals carry the raking."""
+    """The design with Rao–Wu bootstrap replicates (strata = the design's strata, the codebook's
+    calibration groups), each re-calibrated by every calibration step the design went through —
+    the codebook's method, not an assumed one — so that replicate SEs and intervals carry the
+    weighting. ``weighted=False`` keeps the replicates uncalibrated."""
     from .design import bootstrap_weights
 
-    design = bootstrap_weights(design, replicates, seed=seed)
-    if weighted and codebook.weighting:
-        margins = load_margins(codebook.margins_path)
-        margins = margins.assign(variable=MARGIN_PREFIX + margins["variable"].astype(str))
-        design = rake_replicates(design, margins, by=codebook.weighting.get("by", "city"))
-    return design
+    if not weighted:
+        design = replace(design, calibrations=())
+    return bootstrap_weights(design, replicates, seed=seed)

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..design import DesignError, Replicates, SurveyDesign
+from ..design import DesignError, Replicates, SurveyDesign, _recalibrated
 
 __all__ = ["brr_weights", "hadamard", "paley"]
 
@@ -192,7 +192,8 @@ def brr_weights(design: SurveyDesign, *, fay_rho: float = 0.0, hadamard_matrix=N
     ``as.svrepdesign(design, type="BRR")`` / ``type="Fay", fay.rho=``.
 
     Every stratum must hold exactly two PSUs, or an even number (split into pairs in the order the
-    PSUs appear, as R's ``large="split"``). An FPC is dropped, as R does. The Hadamard matrix is R's
+    PSUs appear, as R's ``large="split"``). An FPC is dropped, as R does. On a calibrated design
+    the replicates are re-calibrated by every recorded step. The Hadamard matrix is R's
     (:func:`hadamard`) unless ``hadamard_matrix`` (0/1 or ±1, at least pairs + 1 rows) is given.
     """
     if not 0 <= fay_rho < 1:
@@ -229,7 +230,7 @@ def brr_weights(design: SurveyDesign, *, fay_rho: float = 0.0, hadamard_matrix=N
     pick_first = H[1 + pair, :] == 0                           # n_psu × R
     take = np.where(first[:, None] == pick_first, 2 - fay_rho, fay_rho)
     R = H.shape[1]
-    reps = design.weights[:, None] * take[psu]
+    reps = design.base_weights[:, None] * take[psu]
     kind = "brr" if fay_rho == 0 else "fay"
-    rep = Replicates(reps, kind, 1.0 / (R * (1 - fay_rho) ** 2), np.ones(R), mse)
+    rep = _recalibrated(design, Replicates(reps, kind, 1.0 / (R * (1 - fay_rho) ** 2), np.ones(R), mse))
     return replace(design, replicates=rep)
