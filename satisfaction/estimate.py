@@ -100,8 +100,9 @@ def contrast(result: pd.DataFrame, coefficients, *, level: float = 0.95) -> pd.D
     covariance, as ``survey::svycontrast``.
 
     ``coefficients``: a mapping ``{name: weights}`` where ``weights`` is a sequence with one value
-    per row of ``result``, or a mapping from a row's key (a tuple of its key-column values, or the
-    single value when there is one key column) to its weight. Returns ``contrast, estimate, se,
+    per row of ``result``, or a mapping from a row's key (a tuple of its domain and variable
+    values; the domain alone when the table holds one variable) to its weight, e.g.
+    ``{"南宁 − 柳州": {"南宁": 1, "柳州": -1}}``. Returns ``contrast, estimate, se,
     ci_low, ci_high, z, p``."""
     from scipy import stats
 
@@ -112,6 +113,8 @@ def contrast(result: pd.DataFrame, coefficients, *, level: float = 0.95) -> pd.D
     for name, c in coefficients.items():
         if isinstance(c, dict):
             lookup = {k[0] if len(k) == 1 else k: i for i, k in enumerate(keys)}
+            if len(keys[0]) > 1 and len({k[-1] for k in keys}) == 1:   # one variable: domains alone name rows
+                lookup.update({k[0] if len(k) == 2 else k[:-1]: i for i, k in enumerate(keys)})
             vec = np.zeros(len(keys))
             for key, value in c.items():
                 if key not in lookup:

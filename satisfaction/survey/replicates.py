@@ -226,8 +226,8 @@ def brr_weights(design: SurveyDesign, *, fay_rho: float = 0.0, hadamard_matrix=N
         if H.ndim != 2 or H.shape[0] < n_pairs + 1 or len(values) != 2:
             raise DesignError(f"hadamard_matrix must be a two-valued matrix with at least {n_pairs + 1} rows")
         H = (H != values[0]).astype(np.int8)
-    # replicate r: H[1 + pair, r] == 0 → the pair's first PSU gets 2 − ρ, the second ρ
-    pick_first = H[1 + pair, :] == 0                           # n_psu × R
+    # replicate r: H[1 + pair, r] == 1 → the pair's first PSU gets 2 − ρ and the second ρ; 0 → the reverse
+    pick_first = H[1 + pair, :] == 1                           # n_psu × R
     take = np.where(first[:, None] == pick_first, 2 - fay_rho, fay_rho)
     R = H.shape[1]
     reps = design.base_weights[:, None] * take[psu]
