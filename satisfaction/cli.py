@@ -17,7 +17,9 @@ The yearly flow, from the project folder:
   satisfaction report --year 2024     write reports/2024/<region>/report.html (+ tables, figures)
 
 Bad input stops a command with exit code 2 and a list of every problem: file, row, column,
-value and the rule broken. Outputs are written atomically: a failed run keeps the last good ones.
+value and the rule broken (a malformed codebook or margins file, or a design that cannot be
+analysed, the same). Any other failure is a bug: it exits 1 with a traceback to report.
+Outputs are written atomically: a failed run keeps the last good ones.
 """
 
 INGEST_HELP = """\
@@ -209,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-inconsistent", action="store_true", help="accept AHP judgements with CR ≥ 0.1")
     p.add_argument("--aggregation", choices=["arithmetic", "geometric"], default="arithmetic",
                    help="how children are combined (default: arithmetic)")
-    p.add_argument("--min-share", type=float, default=0.5, metavar="S",
+    p.add_argument("--min-share", type=_share, default=0.5, metavar="S",
                    help="share of a node's weight that must be answered (default 0.5)")
     common(p)
     p.set_defaults(func=cmd_index)
@@ -232,8 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _share(text: str) -> float:
+    """An argparse type: a number between 0 and 1 (argparse exits 2 with the message otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"min_share must be between 0 and 1, got {value:g}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    from .errors import CodebookError, ValidationError
+    from .errors import SatisfactionError, ValidationError
 
     args = build_parser().parse_args(argv)
     if getattr(args, "seed", 0) is None:
@@ -246,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {len(exc.problems)} problem(s) in the input; nothing was written", file=sys.stderr)
         _print_problems(exc.problems)
         return EXIT_BAD_INPUT
-    except (CodebookError, FileNotFoundError, ValueError) as exc:
+    except (SatisfactionError, FileNotFoundError) as exc:
+        # bad input (a codebook, margins, a design that cannot be analysed, a missing file): a message
+        # and exit code 2; anything else is a bug and shows its traceback
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into `head` and the like

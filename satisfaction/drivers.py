@@ -25,7 +25,14 @@ from math import factorial
 import numpy as np
 import pandas as pd
 
+from .errors import SatisfactionError
+
 from .labels import check_lang
+
+
+class DriverError(SatisfactionError):
+    """Data on which a driver analysis cannot run (too few complete rows, a constant predictor)."""
+
 
 MAX_SHAPLEY_PREDICTORS = 20
 QUADRANTS = {
@@ -44,7 +51,7 @@ def _correlations(data: pd.DataFrame, predictors: list[str], outcome: str, weigh
     keep = frame.notna().all(axis=1).to_numpy() & (w > 0)
     x, w = frame.to_numpy()[keep], w[keep]
     if len(x) <= len(cols):
-        raise ValueError(f"only {len(x)} complete rows for {len(predictors)} predictors")
+        raise DriverError(f"only {len(x)} complete rows for {len(predictors)} predictors")
     w = w / w.sum()
     centred = x - w @ x
     cov = (centred * w[:, None]).T @ centred
@@ -52,7 +59,7 @@ def _correlations(data: pd.DataFrame, predictors: list[str], outcome: str, weigh
     flat = sd <= 1e-12 * np.maximum(np.abs(x).max(axis=0), 1.0)
     if flat.any():
         constant = [c for c, f in zip(cols, flat) if f]
-        raise ValueError(f"{constant} do not vary; importance is not defined")
+        raise DriverError(f"{constant} do not vary; importance is not defined")
     r = cov / np.outer(sd, sd)
     return r[:-1, :-1], r[:-1, -1], int(keep.sum())
 
@@ -130,7 +137,7 @@ def importance_performance(data: pd.DataFrame, codebook, *, outcome: str = "OVER
     if method not in ("relative_weights", "shapley"):
         raise ValueError("method must be 'relative_weights' or 'shapley'")
     if outcome not in data.columns:
-        raise ValueError(f"outcome column {outcome!r} is not in the data")
+        raise DriverError(f"outcome column {outcome!r} is not in the data")
     indicators = [ind for dim in codebook.dimensions for ind in dim.children]
     scores = respondent_scores(data, codebook)[[ind.code for ind in indicators]]
     scale = codebook.items[outcome].scale if outcome in codebook.items else None

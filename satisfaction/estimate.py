@@ -74,6 +74,13 @@ class Covariance:
     def __repr__(self) -> str:
         return f"Covariance({len(self.keys)} estimates, keys {self.key_columns})"
 
+    def renamed(self, columns: dict) -> "Covariance":
+        """The same covariance for a table whose key columns were renamed (``{old: new}``)."""
+        new = Covariance([columns.get(c, c) for c in self.key_columns],
+                         self.keys.set_names([columns.get(c, c) for c in self.key_columns]), self._compute)
+        new._matrix = self._matrix
+        return new
+
 
 def _row_keys(frame: pd.DataFrame, key_columns: list[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(frame[key_columns].astype(object))

@@ -35,6 +35,8 @@ import pandas as pd
 
 from ._deprecation import renamed
 from .codebook import Codebook
+from .errors import SatisfactionError
+from .estimate import Covariance
 from .survey.variance import confint
 
 
@@ -186,7 +188,9 @@ def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str
         return coef.add_prefix("score:")
 
     out = linear_combination(work, list(scored.columns), coefficients, by=by, method=method, level=level)
+    cov = out.attrs["vcov"].renamed({"variable": "node"})
     out = out.rename(columns={"variable": "node"})
+    out.attrs["vcov"] = cov
     levels = {n.code: n.level for n in codebook.nodes()}
     out.insert(out.columns.get_loc("node") + 1, "level", out["node"].map(levels))
     return out
@@ -308,6 +312,12 @@ def replicate_scores(design, codebook: Codebook, *, scheme: str = "fixed", by: s
                          "ci_low": low[u], "ci_high": high[u], "n": int(counts[unit])})
     out = pd.DataFrame(rows)
     out.attrs["weights"] = tree_w
+    # the covariance of every (unit, node) estimate, from the same replicates (for contrasts, rank sets)
+    stacked = np.hstack([draws[node] for node in est])
+    center = np.concatenate([values[0] for values in est.values()])
+    keys = pd.MultiIndex.from_frame(out[[by, "node"]].astype(object))
+    out.attrs["vcov"] = Covariance([by, "node"], keys,
+                                   lambda: design.replicate_variance(stacked, center, covariance=True))
     return out
 
 
@@ -323,7 +333,7 @@ def composite(scores: pd.DataFrame, sizes: pd.Series, *, node: str | None = None
     part = scores[scores["node"] == node].set_index(by)
     missing = [u for u in part.index if u not in sizes.index]
     if missing:
-        raise ValueError(f"no size for units {missing}")
+        raise SatisfactionError(f"no size for units {missing} in the composite's sizes file")
     a = sizes.reindex(part.index).astype(float)
     a = a / a.sum()
     est = float((a * part["estimate"]).sum())
@@ -345,7 +355,7 @@ def pls_index(design, codebook: Codebook, *, by: str | None = "city", level: flo
 
     spec = codebook.structural
     if not spec:
-        raise ValueError("the codebook has no 'structural_model' section")
+        raise SatisfactionError("the codebook has no 'structural_model' section")
     ranges = {i: (codebook.items[i].scale.min, codebook.items[i].scale.max) for b in spec["blocks"].values() for i in b}
     fit = pls_path(design.data, spec["blocks"], spec["paths"], scheme=spec["scheme"], modes=spec["modes"],
                    weights=design.weights, item_range=ranges)

@@ -43,7 +43,17 @@ class RankingError(SatisfactionError):
     """Estimates and covariance that cannot be ranked as asked."""
 
 
+def unit_column(estimates) -> str:
+    """The name of the unit column in ranking output: the name of the estimates' index (``"city"``
+    for a Series indexed by city, as :mod:`~satisfaction.estimate` and :mod:`~satisfaction.index`
+    output is keyed), else ``"unit"`` — so that results chain without renaming."""
+    name = getattr(getattr(estimates, "index", None), "name", None)
+    return str(name) if name is not None else "unit"
+
+
 def _inputs(estimates, cov, names=None):
+    if isinstance(cov, pd.DataFrame):
+        cov = cov.to_numpy()
     if isinstance(estimates, pd.Series):
         names = list(estimates.index) if names is None else names
     est = np.asarray(estimates, dtype=float)
@@ -159,7 +169,9 @@ def rank_sets(estimates, cov, *, level: float = 0.95, simultaneous: bool = True,
         ``"upper"`` (upper bound only: it starts at 1).
     n_draws, seed : the parametric bootstrap (N(0, cov) draws).
 
-    Returns one row per unit: ``unit, estimate, rank, lower, upper``.
+    Returns one row per unit: ``unit, estimate, rank, lower, upper`` (the unit column named after
+    the estimates' index, e.g. ``city``; ``cov`` may be the :func:`satisfaction.estimate.vcov` of
+    the table the estimates come from).
     """
     if kind not in KINDS:
         raise RankingError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -175,7 +187,8 @@ def rank_sets(estimates, cov, *, level: float = 0.95, simultaneous: bool = True,
         lower = np.ones(p, dtype=int)
     if kind == "lower":
         upper = np.full(p, p)
-    return pd.DataFrame({"unit": units, "estimate": est, "rank": point_ranks(est), "lower": lower, "upper": upper})
+    return pd.DataFrame({unit_column(estimates): units, "estimate": est, "rank": point_ranks(est), "lower": lower,
+                         "upper": upper})
 
 
 @renamed(coverage="level")
@@ -275,9 +288,14 @@ def tiers(estimates, pairs: pd.DataFrame, *, names=None) -> pd.Series:
 
 
 @renamed(ci="level")
-def change(current: pd.DataFrame, previous: pd.DataFrame, *, level: float = 0.95, by: str = "unit") -> pd.DataFrame:
+def change(current: pd.DataFrame, previous: pd.DataFrame, *, level: float = 0.95, by: str | None = None) -> pd.DataFrame:
     """Each unit's change between two independent surveys: ``estimate − previous``, SE
-    ``√(se² + se_prev²)``, CI, z and p. Frames: ``by, estimate, se``."""
+    ``√(se² + se_prev²)``, CI, z and p. Frames: ``by, estimate, se``; ``by`` defaults to
+    ``"unit"``, or else to the one non-numeric column the two frames share (``city``)."""
+    if by is None:
+        shared = [c for c in current.columns if c in previous.columns and c not in ("estimate", "se")
+                  and not pd.api.types.is_numeric_dtype(current[c])]
+        by = "unit" if "unit" in shared or len(shared) != 1 else shared[0]
     both = current[[by, "estimate", "se"]].merge(previous[[by, "estimate", "se"]], on=by, how="inner",
                                                   suffixes=("", "_previous")).set_index(by)
     d = both["estimate"] - both["estimate_previous"]
@@ -314,7 +332,7 @@ def versus_average(estimates, cov, *, weights=None, level: float = 0.95, names=N
     zc = critical_value(level)
     raw = 2 * stats.norm.sf(np.abs(diff / se))
     holm = multipletests(raw, method="holm")[1]
-    out = pd.DataFrame({"unit": units, "estimate": est, "average": a @ est, "difference": diff, "se": se,
+    out = pd.DataFrame({unit_column(estimates): units, "estimate": est, "average": a @ est, "difference": diff, "se": se,
                         "ci_low": diff - zc * se, "ci_high": diff + zc * se, "p": raw, "p_holm": holm})
     out["position"] = np.where(holm < 1 - level, np.where(diff > 0, "above", "below"), "not different")
     return out

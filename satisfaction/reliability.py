@@ -31,6 +31,13 @@ import pandas as pd
 from scipy import stats
 
 from ._deprecation import renamed
+from .errors import SatisfactionError
+
+
+class ReliabilityError(SatisfactionError):
+    """Items whose reliability cannot be estimated: too few respondents, a factor model that does
+    not fit (Heywood case) or does not converge."""
+
 
 MISSING = ("listwise", "pairwise")
 
@@ -110,7 +117,7 @@ def cronbach_alpha(items: pd.DataFrame, *, weights=None, level: float = 0.95, mi
     """
     data, w, n = _prepare(items, weights, missing)
     if n < 2:
-        raise ValueError(f"alpha needs at least two respondents; {n} answered every item")
+        raise ReliabilityError(f"alpha needs at least two respondents; {n} answered every item")
     cov = _covariance(data, w)
     corr = _corr(cov)
     k = cov.shape[0]
@@ -555,9 +562,9 @@ def one_factor_loadings(items: pd.DataFrame, *, missing: str = "pairwise", tol: 
             break
         h = new
     else:
-        raise ValueError(f"the one-factor model did not converge in {max_iter} iterations")
+        raise ReliabilityError(f"the one-factor model did not converge in {max_iter} iterations")
     if (new >= 1).any():
-        raise ValueError("Heywood case: a communality reached 1; the one-factor model does not fit these items")
+        raise ReliabilityError("Heywood case: a communality reached 1; the one-factor model does not fit these items")
     return pd.Series(loadings * np.sign(loadings.sum()), index=data.columns, name="loading")
 
 
@@ -592,10 +599,10 @@ def _minres(r: np.ndarray, nfactors: int, tol: float = 1e-12, max_iter: int = 5_
         if np.max(np.abs(new - h)) < tol:
             break
         if (new >= 1).any():
-            raise ValueError(f"Heywood case: a communality of the {nfactors}-factor model reached 1")
+            raise ReliabilityError(f"Heywood case: a communality of the {nfactors}-factor model reached 1")
         h = new
     else:
-        raise ValueError(f"the {nfactors}-factor model did not converge in {max_iter} iterations")
+        raise ReliabilityError(f"the {nfactors}-factor model did not converge in {max_iter} iterations")
     return loadings * np.where(loadings.sum(axis=0) < 0, -1.0, 1.0)
 
 
@@ -686,7 +693,7 @@ def omega_hierarchical(items: pd.DataFrame, *, nfactors: int = 3, missing: str =
         data, w, n = _prepare(items, None, missing)
         r = _pearson(data, w)
     if r.shape[1] < 2 * nfactors:
-        raise ValueError(f"{r.shape[1]} items are too few for {nfactors} group factors")
+        raise ReliabilityError(f"{r.shape[1]} items are too few for {nfactors} group factors")
     orthogonal = _minres(r, nfactors)
     pattern, phi = _oblimin(_varimax(orthogonal))
     try:

@@ -27,7 +27,8 @@ import pandas as pd
 
 from . import plotting
 from .codebook import Codebook, load_codebook
-from .estimate import margin_of_error
+from .errors import SatisfactionError
+from .estimate import margin_of_error, vcov
 from .drivers import QUADRANTS, importance_performance
 from .index import composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
 from .schemes import fixed_weights, weights_for
@@ -68,7 +69,7 @@ class AnnualReport:
         self.codebook = codebook if isinstance(codebook, Codebook) else load_codebook(resolve(codebook))
         self.region = region or self.codebook.region["code"]
         if self.region != self.codebook.region["code"]:
-            raise ValueError(f"region {self.region!r} is not the codebook's region {self.codebook.region['code']!r}")
+            raise SatisfactionError(f"region {self.region!r} is not the codebook's region {self.codebook.region['code']!r}")
         self.processed_dir = resolve(processed_dir)
         self.survey = read_processed(self.processed_dir / str(self.year), self.codebook)
         self.design = survey_design(self.survey.data, self.codebook)
@@ -244,7 +245,9 @@ class AnnualReport:
     def ranking(self) -> dict:
         """Rank sets, pairwise comparisons, tiers, τ-best/worst and the comparison with the average."""
         rows = self._index_rows(self.node_scores).loc[list(self.scores["city"])]
-        est, var = rows["estimate"], rows["se"] ** 2
+        # the covariance the estimates carry (cities are separate strata: zero off the diagonal here,
+        # but a design with shared PSUs or national calibration would not be)
+        est, var = rows["estimate"], vcov(rows.reset_index()).to_numpy()
         sets = rank_sets(est, var, n_draws=RANK_DRAWS, seed=self.year)
         pairs = pairwise(est, var, seed=self.year)
         sizes = None
@@ -261,15 +264,15 @@ class AnnualReport:
         r = self.ranking
         name = lambda c: self.codebook.city_label(c, self.lang)  # noqa: E731
         sep = "、" if self.lang == "zh" else ", "
-        best = sep.join(name(c) for c in r["best"].loc[r["best"]["in_set"], "unit"])
-        worst = sep.join(name(c) for c in r["worst"].loc[r["worst"]["in_set"], "unit"])
+        best = sep.join(name(c) for c in r["best"].loc[r["best"]["in_set"], "city"])
+        worst = sep.join(name(c) for c in r["worst"].loc[r["worst"]["in_set"], "city"])
         return (f"## {t('sec_ranking', self.lang)}\n\n{t('ranking_note', self.lang)}\n\n"
                 + t("tau_note", self.lang, tau=r["tau"], best=best, worst=worst))
 
     def ranking_table(self) -> pd.DataFrame:
         r = self.ranking
-        sets = r["sets"].set_index("unit")
-        avg = r["average"].set_index("unit")
+        sets = r["sets"].set_index("city")
+        avg = r["average"].set_index("city")
         cities = list(self.scores["city"])
         return pd.DataFrame({
             t("col_rank", self.lang): sets.loc[cities, "rank"].to_numpy(),
@@ -283,7 +286,7 @@ class AnnualReport:
 
     def caterpillar_figure(self):
         rows = self._index_rows(self.node_scores)
-        sets = self.ranking["sets"].set_index("unit")
+        sets = self.ranking["sets"].set_index("city")
         table = pd.DataFrame({"estimate": rows["estimate"], "ci_low": rows["ci_low"], "ci_high": rows["ci_high"],
                               "lower": sets["lower"], "upper": sets["upper"]})
         table["name"] = [self.codebook.city_label(c, self.lang) for c in table.index]
@@ -317,17 +320,18 @@ class AnnualReport:
 
     @cached_property
     def change(self) -> pd.DataFrame:
-        now = self._index_rows(self.node_scores).reset_index().rename(columns={"city": "unit"})
-        before = self._index_rows(self.previous).reset_index().rename(columns={"city": "unit"})
-        return change(now, before)
+        now = self._index_rows(self.node_scores).reset_index()
+        before = self._index_rows(self.previous).reset_index()
+        return change(now, before, by="city")
 
     def change_table(self) -> pd.DataFrame | None:
         if self.previous is None:
             return None
         prev_rows = self._index_rows(self.previous)
-        prev_sets = rank_sets(prev_rows["estimate"], prev_rows["se"] ** 2, n_draws=RANK_DRAWS, seed=self.year - 1).set_index("unit")
-        sets = self.ranking["sets"].set_index("unit")
-        ch = self.change.set_index("unit")
+        prev_sets = rank_sets(prev_rows["estimate"], vcov(prev_rows.reset_index()).to_numpy(), n_draws=RANK_DRAWS,
+                              seed=self.year - 1).set_index("city")
+        sets = self.ranking["sets"].set_index("city")
+        ch = self.change.set_index("city")
         cities = [c for c in self.scores["city"] if c in ch.index]
         fmt = lambda s, c: f"{s.loc[c, 'rank']} [{s.loc[c, 'lower']}, {s.loc[c, 'upper']}]"  # noqa: E731
         return pd.DataFrame({
@@ -346,7 +350,7 @@ class AnnualReport:
         prev = pd.Series(prev_rank, index=self._index_rows(self.previous).index)
         now_rows = self._index_rows(self.node_scores)
         now = pd.Series(point_ranks(now_rows["estimate"]), index=now_rows.index)
-        ch = self.change.set_index("unit")
+        ch = self.change.set_index("city")
         direction = np.sign(ch["change"]).where(ch["significant"], 0).astype(int)
         names = {c: self.codebook.city_label(c, self.lang) for c in now.index}
         return plotting.slopegraph(prev, now, names=names, years=(self.year - 1, self.year), changes=direction,

@@ -26,7 +26,7 @@ def pisa():
 def test_pisa_uk_marginal_set_matches_csranks(pisa, seed):
     # csranks vignette: mathematics, diagonal covariance, 95 %, stepdown, 1,000 draws: UK rank 13, [7, 23]
     out = rk.rank_sets(pisa["math_score"], pisa["math_se"] ** 2, simultaneous=False, n_draws=1000, seed=seed)
-    uk = out.set_index("unit").loc["United Kingdom"]
+    uk = out.set_index("jurisdiction").loc["United Kingdom"]  # the unit column is named after the index
     assert uk["rank"] == 13 and abs(uk["lower"] - 7) <= 1 and abs(uk["upper"] - 23) <= 1
 
 

@@ -177,7 +177,9 @@ def test_cli_index_with_other_schemes(processed, tmp_path, capsys):
     table = pd.read_csv(out, encoding="utf-8-sig")
     assert len(table) == 14 and (table["se"] > 0).all()
     assert main(["index", "--year", "2024", "--processed-dir", str(processed), "--scheme", "ahp"]) == 0
-    assert main(["index", "--year", "2024", "--processed-dir", str(processed), "--min-share", "2"]) == 2
+    with pytest.raises(SystemExit) as exit_:   # argparse refuses it: exit code 2 and the rule
+        main(["index", "--year", "2024", "--processed-dir", str(processed), "--min-share", "2"])
+    assert exit_.value.code == 2
     assert "min_share must be between 0 and 1" in capsys.readouterr().err
 
 
