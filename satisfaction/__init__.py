@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import synth
 from .codebook import Codebook, load_codebook
-from .errors import CodebookError, Problem, ValidationError
+from .errors import CodebookError, Problem, SatisfactionError, ValidationError
 from .io import Survey, load_survey
 
 try:
@@ -19,10 +19,10 @@ except PackageNotFoundError:  # running from a source tree without an install
 
 #: Stage modules reachable as attributes (``sat.ranking.rank_sets``), imported on first use.
 SUBMODULES = ("codebook", "design", "drivers", "estimate", "index", "io", "labels", "plotting", "pls", "ranking",
-              "reliability", "report", "schemes", "sensitivity", "weighting")
+              "reliability", "report", "schemes", "sensitivity", "survey", "weighting")
 
 __all__ = [
-    "Codebook", "CodebookError", "Problem", "Survey", "ValidationError",
+    "Codebook", "CodebookError", "Problem", "SatisfactionError", "Survey", "ValidationError",
     "load_codebook", "load_survey", "synth", "__version__", *SUBMODULES,
 ]
 

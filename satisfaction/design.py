@@ -454,11 +454,12 @@ def bootstrap_weights(design: SurveyDesign, replicates: int = 1000, *, seed: int
             counts = np.bincount(draws.ravel(), minlength=n_h * replicates).reshape(n_h, replicates)
             yield rows, counts[local] * (weights[rows] * (n_h / (n_h - 1)))[:, None]
 
-    rep = _recalibrated(design, Replicates(None, "bootstrap", 1.0 / (replicates - 1), np.ones(replicates), mse,
-                                           block_source=source))
+    rep = Replicates(None, "bootstrap", 1.0 / (replicates - 1), np.ones(replicates), mse, block_source=source)
     if lazy is None:
         lazy = design.n * replicates > LAZY_THRESHOLD
-    return replace(design, replicates=rep if lazy else rep.materialize(design.n))
+    if not lazy:
+        rep = rep.materialize(design.n)
+    return replace(design, replicates=_recalibrated(design, rep))
 
 
 def _recalibrated(design: SurveyDesign, replicates: Replicates) -> Replicates:
