@@ -4,7 +4,7 @@ The work, on a synthetic provincial survey (14 cities × ~2,000 respondents by d
 100`` for a national-size run), stratified by city and clustered by interviewer:
 
 1. per city, the Rao–Scott test of independence (F, R's default) of a 5-point satisfaction item ×
-   age group (5 × 3): ours ``crosstab.chisq(design, "x", "age", by="city")``, R a loop of
+   age group (5 × 3): ours ``tables.chisq(design, "x", "age", by="city")``, R a loop of
    ``svychisq(~x + age, subset(d, city == c))`` over the cities;
 2. per city, the share satisfied (x ≥ 4) with a logit interval: ours
    ``proportion.ciprop(design, "x", by="city", at_least=4, interval="logit")``, R
@@ -30,7 +30,7 @@ import pandas as pd
 
 from _rside import time_r
 from satisfaction.design import SurveyDesign
-from satisfaction.survey import crosstab as ct
+from satisfaction.survey import tables as ct
 
 AGES = ("18-34", "35-59", "60+")
 

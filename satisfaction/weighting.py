@@ -558,9 +558,11 @@ def formula_model_matrix(df: pd.DataFrame, formula: str, population) -> tuple[np
     ``"stype[T.H]"``) — to totals."""
     import patsy
 
+    from .survey.regression import plain_columns
+
     rhs = formula.split("~", 1)[-1]
     try:
-        x = patsy.dmatrix(rhs, df, NA_action="raise", return_type="dataframe")
+        x = patsy.dmatrix(rhs, plain_columns(df), NA_action="raise", return_type="dataframe")
     except patsy.PatsyError as exc:
         raise WeightingError(f"calibration formula {formula!r}: {exc}") from None
     r_names = [_r_name(c) for c in x.columns]

@@ -20,7 +20,7 @@ from scipy import stats
 from satisfaction import weighting as wt
 from satisfaction.design import SurveyDesign, jackknife_weights
 from satisfaction.errors import SatisfactionError
-from satisfaction.survey import crosstab as ct
+from satisfaction.survey import tables as ct
 from satisfaction.survey.variance import critical_value
 
 REF = Path(__file__).resolve().parent / "reference"

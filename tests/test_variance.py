@@ -127,10 +127,10 @@ def test_old_keyword_spellings_still_work_with_a_warning():
 def test_every_deliberate_error_shares_one_base_class():
     from satisfaction import design, drivers, pls, ranking, reliability, schemes, weighting
     from satisfaction.errors import CodebookError, ValidationError
-    from satisfaction.survey import crosstab, proportion, regression
+    from satisfaction.survey import proportion, regression, tables
 
     for cls in (design.DesignError, weighting.WeightingError, ranking.RankingError, pls.PLSError,
                 schemes.WeightSchemeError, reliability.ReliabilityError, drivers.DriverError, CodebookError,
                 ValidationError, proportion.ProportionError, regression.ModelError):
         assert issubclass(cls, SatisfactionError), cls
-    assert any(issubclass(getattr(crosstab, n), SatisfactionError) for n in dir(crosstab) if n.endswith("Error"))
+    assert any(issubclass(getattr(tables, n), SatisfactionError) for n in dir(tables) if n.endswith("Error"))

@@ -26,7 +26,7 @@ _WHERE = {
     "ciprop": "proportion", "categories": "proportion",
     "quantile": "quantile", "median": "quantile",
     "var": "dispersion",
-    "table": "crosstab", "crosstab": "crosstab", "chisq": "crosstab",
+    "table": "tables", "crosstab": "tables", "chisq": "tables",
     "glm": "regression",
     "replicate_variance": "variance", "confint": "variance", "critical_value": "variance",
     "brr_weights": "replicates", "hadamard": "replicates",

@@ -176,8 +176,24 @@ def _patsy_error(err: Exception, formula: str, data: pd.DataFrame) -> ModelError
     return ModelError(f"cannot read formula {formula!r}: {text.splitlines()[0]}")
 
 
+def plain_columns(data: pd.DataFrame) -> pd.DataFrame:
+    """The data with pandas' nullable columns (``Int64``, ``Float64``, ``boolean``, ``string``) as
+    NumPy ones — float with NaN, object with None — which patsy reads (it refuses the former)."""
+    out = {}
+    for name, col in data.items():
+        if isinstance(col.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(col.dtype, pd.CategoricalDtype):
+            if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+                col = col.astype("float64")
+            else:
+                col = col.astype(object).where(col.notna(), None)
+        out[name] = col
+    return pd.DataFrame(out, index=data.index)
+
+
 def _model_frame(formula: str, data: pd.DataFrame, family: _Family) -> _ModelFrame:
     import patsy
+
+    data = plain_columns(data)
 
     if not isinstance(formula, str) or "~" not in formula:
         raise ModelError(f"formula must be a string 'outcome ~ terms', got {formula!r}")
