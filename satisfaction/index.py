@@ -13,7 +13,7 @@ Aggregation (weighted arithmetic mean, JRC/OECD Handbook on Constructing Composi
 
 i.e. weights are re-normalised over the children that have a score, provided the answered
 children carry at least ``min_share`` of the node's weight (default 0.5; below it the node is
-missing). The geometric alternative ``s_node = Π_j s_j^(w_j / Σ w)`` (``method="geometric"``) is
+missing). The geometric alternative ``s_node = Π_j s_j^(w_j / Σ w)`` (``aggregation="geometric"``) is
 less compensatory: a low child cannot be made up by a high one, and a child at 0 sets its node to
 0. For positive scores geometric ≤ arithmetic (weighted AM–GM).
 
@@ -51,13 +51,13 @@ METHODS = ("arithmetic", "geometric")
 MIN_SHARE = 0.5
 
 
-def _weighted_mean(scores: pd.DataFrame, weights: dict[str, float], method: str = "arithmetic",
+def _weighted_mean(scores: pd.DataFrame, weights: dict[str, float], aggregation: str = "arithmetic",
                    min_share: float = MIN_SHARE) -> pd.Series:
     w = pd.Series(weights, dtype=float)
     values = scores[list(w.index)]
     answered = values.notna()
     den = (answered * w).sum(axis=1)
-    if method == "geometric":
+    if aggregation == "geometric":
         with np.errstate(divide="ignore"):
             logs = np.log(values.clip(lower=0.0))
         out = np.exp((logs.fillna(0.0) * w).sum(axis=1) / den.where(den > 0))
@@ -66,29 +66,30 @@ def _weighted_mean(scores: pd.DataFrame, weights: dict[str, float], method: str 
     return out.where((den > 0) & (den >= min_share * w.sum() - 1e-12))
 
 
-def aggregate_tree(item_scores: pd.DataFrame, codebook: Codebook, *, weights=None, method: str = "arithmetic",
+@renamed(method="aggregation")
+def aggregate_tree(item_scores: pd.DataFrame, codebook: Codebook, *, weights=None, aggregation: str = "arithmetic",
                    min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Combine 0–100 item scores up the tree.
 
     ``item_scores`` has one row per unit (respondent or city) and one column per index item.
     ``weights``: a :class:`~satisfaction.schemes.TreeWeights` (default: the codebook's);
-    ``method``: ``"arithmetic"`` or ``"geometric"``; ``min_share``: the share of a node's weight
+    ``aggregation``: ``"arithmetic"`` or ``"geometric"``; ``min_share``: the share of a node's weight
     that must be answered for the node to have a score. Returns one column per second-level
     indicator, first-level indicator and the index, in tree order top-down (index first).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if aggregation not in METHODS:
+        raise ValueError(f"aggregation must be one of {METHODS}, got {aggregation!r}")
     if not 0 <= min_share <= 1:
         raise ValueError(f"min_share must be between 0 and 1, got {min_share!r}")
     node_weights = (lambda n: n.weights) if weights is None else (lambda n: weights.node(n.code))
     out: dict[str, pd.Series] = {}
     for dim in codebook.dimensions:
         for ind in dim.children:
-            out[ind.code] = _weighted_mean(item_scores, node_weights(ind), method, min_share)
+            out[ind.code] = _weighted_mean(item_scores, node_weights(ind), aggregation, min_share)
     level2 = pd.DataFrame(out, index=item_scores.index)
-    level1 = pd.DataFrame({dim.code: _weighted_mean(level2, node_weights(dim), method, min_share)
+    level1 = pd.DataFrame({dim.code: _weighted_mean(level2, node_weights(dim), aggregation, min_share)
                            for dim in codebook.dimensions}, index=item_scores.index)
-    index = _weighted_mean(level1, node_weights(codebook.tree), method, min_share).rename(codebook.tree.code)
+    index = _weighted_mean(level1, node_weights(codebook.tree), aggregation, min_share).rename(codebook.tree.code)
     return pd.concat([index, level1, level2], axis=1)
 
 
@@ -103,30 +104,32 @@ def unit_item_means(data: pd.DataFrame, codebook: Codebook, *, by: str = "city",
     return (num / den.where(den > 0)).rename_axis(by)
 
 
+@renamed(method="aggregation")
 def unit_scores(data: pd.DataFrame, codebook: Codebook, *, by: str = "city", weights=None,
-                method: str = "arithmetic", min_share: float = MIN_SHARE) -> pd.DataFrame:
+                aggregation: str = "arithmetic", min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Index, first- and second-level scores per unit (mean-level aggregation, unweighted).
 
     Returns one row per unit with ``n`` (respondents), the index, each first-level and second-level
     indicator score (0–100) and ``rank`` (1 = highest index; ties share the better rank), sorted by
-    rank. ``weights``/``method``/``min_share`` as in :func:`aggregate_tree`.
+    rank. ``weights``/``aggregation``/``min_share`` as in :func:`aggregate_tree`.
     """
     means = unit_item_means(data, codebook, by=by)
-    tree = aggregate_tree(means, codebook, weights=weights, method=method, min_share=min_share)
+    tree = aggregate_tree(means, codebook, weights=weights, aggregation=aggregation, min_share=min_share)
     n = data.groupby(by, sort=True).size().rename("n")
     out = pd.concat([n, tree], axis=1)
     out.insert(0, "rank", out[codebook.tree.code].rank(ascending=False, method="min").astype("Int64"))
     return out.sort_values(["rank", codebook.tree.code], ascending=[True, False]).reset_index().rename(columns={"index": by})
 
 
-def respondent_scores(data: pd.DataFrame, codebook: Codebook, *, weights=None, method: str = "arithmetic",
+@renamed(method="aggregation")
+def respondent_scores(data: pd.DataFrame, codebook: Codebook, *, weights=None, aggregation: str = "arithmetic",
                       min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Respondent-level scores: each respondent's items combined up the tree (re-normalising over
     the items they answered, when they answered at least ``min_share`` of each node's weight). The
     mean of these differs from :func:`unit_scores` when respondents skip items, because each
     respondent's own answers are weighted up to fill the gaps."""
     return aggregate_tree(rescale_items(data[codebook.index_items], codebook), codebook, weights=weights,
-                          method=method, min_share=min_share)
+                          aggregation=aggregation, min_share=min_share)
 
 
 def sample_sizes(data: pd.DataFrame, codebook: Codebook, *, by: str = "city") -> pd.DataFrame:

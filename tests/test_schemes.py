@@ -128,7 +128,7 @@ def test_geometric_never_exceeds_arithmetic(codebook, data):
     values = data.draw(arrays(float, (4, len(items)), elements=st.floats(1, 100)))
     frame = pd.DataFrame(values, columns=items)
     arith = idx.aggregate_tree(frame, codebook)
-    geo = idx.aggregate_tree(frame, codebook, method="geometric")
+    geo = idx.aggregate_tree(frame, codebook, aggregation="geometric")
     assert (geo.to_numpy() <= arith.to_numpy() + 1e-9).all()
 
 
@@ -137,7 +137,7 @@ def test_geometric_never_exceeds_arithmetic(codebook, data):
 def test_constant_respondent_scores_that_constant_under_every_scheme(scheme, method, codebook, city_means):
     w = schemes.weights_for(scheme, codebook, city_means)
     row = pd.DataFrame([[63.0] * len(codebook.index_items)], columns=codebook.index_items)
-    out = idx.aggregate_tree(row, codebook, weights=w, method=method)
+    out = idx.aggregate_tree(row, codebook, weights=w, aggregation=method)
     np.testing.assert_allclose(out.to_numpy(), 63.0)
 
 
@@ -157,7 +157,7 @@ def test_stacked_aggregation_equals_the_frame_version(codebook, city_means):
     for scheme in ("fixed", "entropy"):
         w = schemes.weights_for(scheme, codebook, city_means)
         for method in ("arithmetic", "geometric"):
-            frame = idx.aggregate_tree(city_means, codebook, weights=w, method=method)
+            frame = idx.aggregate_tree(city_means, codebook, weights=w, aggregation=method)
             stack = idx.aggregate_arrays(city_means.to_numpy()[None], items, codebook, w.weights,
                                          geometric=method == "geometric")
             for node, values in stack.items():
