@@ -14,7 +14,7 @@ probability lands exactly on a step by construction (the score interval's mappin
 the data), only the same arithmetic decides the side; we compare those with the reference that
 does the same arithmetic (``score_weighted``, see below).
 
-Deliberate departures from survey 4.1.1 (module docstring of satisfaction.survey.quantile):
+Deliberate departures from survey 4.1.1 (module docstring of satisfaction.survey.quantiles):
 replicate designs honour beta/xlogit/asin (the references are R's ``woodruffCI`` called with the
 method, as survey 4.5 does); the score interval maps its roots back with the weighted CDF (R maps
 them with the unweighted one: the references ``score_weighted`` repeat R's ``ffullerCI`` with that
@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from satisfaction.design import SurveyDesign, jackknife_weights
 from satisfaction.errors import SatisfactionError
 from satisfaction.survey.dispersion import DispersionError, var
-from satisfaction.survey.quantile import QRULES, QuantileError, QuantileWarning, median, quantile
+from satisfaction.survey.quantiles import QRULES, QuantileError, QuantileWarning, median, quantile
 
 REF = Path(__file__).resolve().parent / "reference"
 R = json.loads((REF / "survey_quantile.json").read_text())

@@ -134,3 +134,15 @@ def test_every_deliberate_error_shares_one_base_class():
                 ValidationError, proportion.ProportionError, regression.ModelError):
         assert issubclass(cls, SatisfactionError), cls
     assert any(issubclass(getattr(tables, n), SatisfactionError) for n in dir(tables) if n.endswith("Error"))
+
+
+def test_the_engine_names_are_its_functions():
+    """``survey.quantile`` is the function even after its module was imported (no module shadows it)."""
+    import importlib
+
+    import satisfaction.survey as svy
+
+    for module in ("proportion", "quantiles", "dispersion", "tables", "regression", "variance", "replicates"):
+        importlib.import_module(f"satisfaction.survey.{module}")
+    for name in svy.__all__:
+        assert callable(getattr(svy, name)) and not isinstance(getattr(svy, name), type(svy)), name

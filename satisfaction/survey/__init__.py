@@ -24,7 +24,7 @@ import importlib
 
 _WHERE = {
     "ciprop": "proportion", "categories": "proportion",
-    "quantile": "quantile", "median": "quantile",
+    "quantile": "quantiles", "median": "quantiles",
     "var": "dispersion",
     "table": "tables", "crosstab": "tables", "chisq": "tables",
     "glm": "regression",
