@@ -121,14 +121,14 @@ def cmd_index(args) -> int:
     from .codebook import load_codebook
     from .index import score_table, weighted_scores
     from .io import atomic_write_bytes, read_processed, xlsx_bytes
-    from .weighting import survey_design
+    from .survey.weighting import survey_design
 
     cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))
     survey = read_processed(_root_path(args.processed_dir, "data", "processed") / str(args.year), cb)
     design = survey_design(survey.data, cb, weighted=not args.unweighted)
     nonlinear = args.scheme in ("entropy", "pca") or args.aggregation == "geometric"
     if args.method == "replicate" or nonlinear:
-        from .weighting import replicate_design
+        from .survey.weighting import replicate_design
 
         design = replicate_design(design, cb, replicates=args.replicates, seed=args.seed, weighted=not args.unweighted)
     if nonlinear:

@@ -36,7 +36,7 @@ import pandas as pd
 from ._deprecation import renamed
 from .codebook import Codebook
 from .errors import SatisfactionError
-from .estimate import Covariance
+from .survey.estimate import Covariance
 from .survey.variance import confint
 
 
@@ -179,7 +179,7 @@ def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str
     """
     from dataclasses import replace
 
-    from .estimate import linear_combination
+    from .survey.estimate import linear_combination
 
     items = codebook.index_items
     scored = rescale_items(design.data[items], codebook).add_prefix("score:")

@@ -644,7 +644,7 @@ class PLSBootstrap:
 
 def _replicate_weights(result: PLSResult, replicates, seed):
     """n_used × B replicate weights and the variance conventions ``(scale, rscales, mse)``."""
-    from .design import Replicates, SurveyDesign
+    from .survey.design import Replicates, SurveyDesign
 
     n = len(result._rows)
     if isinstance(replicates, (int, np.integer)):

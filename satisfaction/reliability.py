@@ -426,7 +426,7 @@ def bootstrap_alpha(items: pd.DataFrame, *, replicates: int = 1000, seed: int | 
     give the SE, and a jackknife or BRR design (whose replicates are not a sampling distribution)
     gets the Wald interval ``α ± q·SE`` instead of percentiles. All replicates are computed at once
     (:func:`alpha_replicates`); SEs from :func:`satisfaction.survey.variance.replicate_variance`."""
-    from .design import SurveyDesign
+    from .survey.design import SurveyDesign
     from .survey.variance import confint, replicate_variance
 
     data, w, n = _prepare(items, weights, "listwise")

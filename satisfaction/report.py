@@ -28,14 +28,14 @@ import pandas as pd
 from . import plotting
 from .codebook import Codebook, load_codebook
 from .errors import SatisfactionError
-from .estimate import margin_of_error, vcov
+from .survey.estimate import margin_of_error, vcov
 from .drivers import QUADRANTS, importance_performance
 from .index import composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
 from .schemes import fixed_weights, weights_for
 from .ranking import change, pairwise, point_ranks, rank_correlation, rank_sets, tau_best, tiers, versus_average
 from .sensitivity import rank_sensitivity
 from .reliability import quality_flags, reliability_table
-from .weighting import replicate_design, survey_design
+from .survey.weighting import replicate_design, survey_design
 from .io import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
 from .labels import check_lang, t
 from .paths import notebooks_dir, processed_dir, project_root, reports_dir, resolve

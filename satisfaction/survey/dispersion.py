@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..design import SurveyDesign
+from .design import SurveyDesign
 from ..errors import SatisfactionError
 from .variance import confint
 

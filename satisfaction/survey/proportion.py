@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from ..design import SurveyDesign
+from .design import SurveyDesign
 from ..errors import SatisfactionError
 from .variance import confint, critical_value
 
@@ -712,7 +712,7 @@ def categories(design: SurveyDesign, column: str, *, by=None, level: float = 0.9
     })
     if by is not None:
         frame = pd.concat([keys.loc[keys.index.repeat(K)].reset_index(drop=True), frame], axis=1)
-    from ..estimate import Covariance
+    from .estimate import Covariance
 
     key_columns = list(frame.columns[:frame.columns.get_loc("category") + 1])
     frame.attrs["vcov"] = Covariance(key_columns, pd.MultiIndex.from_frame(frame[key_columns].astype(object)),

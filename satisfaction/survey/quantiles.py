@@ -79,7 +79,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..design import SurveyDesign
+from .design import SurveyDesign
 from ..errors import SatisfactionError
 from .variance import confint, critical_value
 

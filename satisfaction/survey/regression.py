@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ..design import SurveyDesign
+from .design import SurveyDesign
 from ..errors import SatisfactionError
 from .variance import critical_value
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..design import DesignError, Replicates, SurveyDesign, _recalibrated
+from .design import DesignError, Replicates, SurveyDesign, _recalibrated
 
 __all__ = ["brr_weights", "hadamard", "paley"]
 

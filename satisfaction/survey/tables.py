@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, sparse, stats
 
-from ..design import SurveyDesign
+from .design import SurveyDesign
 from ..errors import SatisfactionError
 from .variance import confint
 

@@ -1,0 +1,438 @@
+"""Design-based estimates with standard errors: means, proportions, totals, ratios, by domain.
+
+Every function takes a :class:`~satisfaction.design.SurveyDesign` and returns a tidy DataFrame:
+``[by], variable, estimate, se, ci_low, ci_high, n, deff``. Missing values of the analysis variable
+are left out of that variable's estimate (R's ``na.rm=TRUE``): the respondents who answered form a
+domain, so the design's strata and PSUs are kept whole.
+
+Estimators (``a_i = w_i`` inside the domain and non-missing, else 0):
+
+* mean ``ȳ = Σ a y / Σ a``, influence ``z = a (y − ȳ) / Σ a``;
+* total ``Ŷ = Σ a y``, influence ``z = a y``;
+* ratio ``R = Σ a y / Σ a x``, influence ``z = a (y − R x) / Σ a x``;
+* proportion: the mean of the 0/1 indicator (e.g. ``x ≥ 4``, the "满意率").
+
+``method="linearization"`` gives the Taylor variance of the design
+(:meth:`SurveyDesign.linearized_variance`, as ``survey::svymean`` / ``svyby``);
+``method="replicate"`` recomputes the estimate with every replicate's weights at once (matrix
+products over all replicates) and combines them as ``survey::svrVar``
+(:func:`satisfaction.survey.variance.replicate_variance`). By default (``method=None``) a design
+with replicate weights uses them, as R does for an ``svyrep.design``.
+
+Every result carries the covariance of all its estimates — across domains and variables, as
+``svyby(..., covmat=TRUE)`` — read with :func:`vcov`; :func:`contrast` (``svycontrast``) and
+:func:`compare` (all pairs of domains, max-t / Holm / BH) use it, so differences between cities
+use the real covariance rather than ``se²`` sums. It is computed when first asked for, from the
+kept linearisation deviations or replicate estimates. ``deff`` is the design
+effect against simple random sampling without replacement, as ``svymean(deff=TRUE)``: the
+variance divided by ``s² (N̂ − n) / (N̂ n)`` for means (``s²`` the weighted variance with the
+``n/(n−1)`` correction), ``N̂² s² (N̂ − n) / (N̂ n)`` for totals.
+
+Sample size: ``n = z² p (1 − p) deff / e²`` (538 for ±5 % at 95 % with deff 1.4), optionally with
+the finite-population correction ``n / (1 + (n − 1)/N)``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .._deprecation import renamed
+from .design import SurveyDesign
+from .variance import confint, critical_value, replicate_variance
+
+METHODS = ("linearization", "replicate")
+
+
+class Covariance:
+    """The covariance matrix of the rows of a tidy estimate table, computed on first use from what
+    the estimator kept (the linearisation deviations ``D`` with ``V = DᵀD``, or the replicate
+    estimates). Rows are identified by ``keys`` (the values of ``key_columns``), so that a filtered
+    or re-ordered table still finds its own block. Copies of a table share one object."""
+
+    def __init__(self, key_columns: list[str], keys: pd.MultiIndex, compute):
+        self.key_columns = list(key_columns)
+        self.keys = keys
+        self._compute = compute
+        self._matrix = None
+
+    @property
+    def matrix(self) -> np.ndarray:
+        if self._matrix is None:
+            self._matrix = np.asarray(self._compute(), dtype=float)
+            self._compute = None
+        return self._matrix
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+    def __repr__(self) -> str:
+        return f"Covariance({len(self.keys)} estimates, keys {self.key_columns})"
+
+    def renamed(self, columns: dict) -> "Covariance":
+        """The same covariance for a table whose key columns were renamed (``{old: new}``)."""
+        new = Covariance([columns.get(c, c) for c in self.key_columns],
+                         self.keys.set_names([columns.get(c, c) for c in self.key_columns]), self._compute)
+        new._matrix = self._matrix
+        return new
+
+
+def _row_keys(frame: pd.DataFrame, key_columns: list[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(frame[key_columns].astype(object))
+
+
+def vcov(result: pd.DataFrame) -> pd.DataFrame:
+    """The covariance matrix of the estimates in ``result`` (a table returned by :func:`mean`,
+    :func:`total`, :func:`ratio`, :func:`proportion` or :func:`linear_combination`, possibly
+    filtered), labelled by its key columns (the domain columns and ``variable``) — R's
+    ``vcov(svyby(..., covmat=TRUE))``."""
+    cov = result.attrs.get("vcov")
+    if not isinstance(cov, Covariance):
+        raise ValueError("this table carries no covariance: pass the table an estimator returned")
+    keys = _row_keys(result, cov.key_columns)
+    pos = cov.keys.get_indexer(keys)
+    if (pos < 0).any():
+        raise ValueError("some rows are not among the estimates this covariance belongs to")
+    m = cov.matrix[np.ix_(pos, pos)]
+    return pd.DataFrame(m, index=keys, columns=keys)
+
+
+def contrast(result: pd.DataFrame, coefficients, *, level: float = 0.95) -> pd.DataFrame:
+    """Linear contrasts ``Σ_k c_k θ_k`` of the estimates in ``result``, with SEs from their full
+    covariance, as ``survey::svycontrast``.
+
+    ``coefficients``: a mapping ``{name: weights}`` where ``weights`` is a sequence with one value
+    per row of ``result``, or a mapping from a row's key (a tuple of its domain and variable
+    values; the domain alone when the table holds one variable) to its weight, e.g.
+    ``{"南宁 − 柳州": {"南宁": 1, "柳州": -1}}``. Returns ``contrast, estimate, se,
+    ci_low, ci_high, z, p``."""
+    from scipy import stats
+
+    v = vcov(result)
+    est = result["estimate"].to_numpy(dtype=float)
+    keys = list(v.index)
+    names, rows = [], []
+    for name, c in coefficients.items():
+        if isinstance(c, dict):
+            lookup = {k[0] if len(k) == 1 else k: i for i, k in enumerate(keys)}
+            if len(keys[0]) > 1 and len({k[-1] for k in keys}) == 1:   # one variable: domains alone name rows
+                lookup.update({k[0] if len(k) == 2 else k[:-1]: i for i, k in enumerate(keys)})
+            vec = np.zeros(len(keys))
+            for key, value in c.items():
+                if key not in lookup:
+                    raise ValueError(f"contrast {name!r}: no estimate {key!r} in the table")
+                vec[lookup[key]] = value
+        else:
+            vec = np.asarray(c, dtype=float)
+            if vec.shape != (len(keys),):
+                raise ValueError(f"contrast {name!r} needs {len(keys)} coefficients, got {vec.shape}")
+        names.append(name)
+        rows.append(vec)
+    K = np.vstack(rows)
+    value = K @ est
+    se = np.sqrt(np.einsum("ij,jk,ik->i", K, v.to_numpy(), K))
+    low, high = confint(value, se, level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = value / se
+    return pd.DataFrame({"contrast": names, "estimate": value, "se": se, "ci_low": low, "ci_high": high, "z": z,
+                         "p": 2 * stats.norm.sf(np.abs(z))})
+
+
+def compare(result: pd.DataFrame, *, variable: str | None = None, level: float = 0.95, seed: int = 1) -> pd.DataFrame:
+    """Every pair of domains for one variable: difference, SE from the full covariance, z, raw p,
+    Holm and Benjamini–Hochberg adjusted p and the simultaneous (max-t, single-step) interval —
+    :func:`satisfaction.ranking.pairwise` on this table's estimates and covariance (checked against
+    ``svycontrast`` + ``p.adjust`` + ``multcomp::glht``)."""
+    from ..ranking import pairwise
+
+    cov = result.attrs.get("vcov")
+    if not isinstance(cov, Covariance):
+        raise ValueError("this table carries no covariance: pass the table an estimator returned")
+    part = result
+    if "variable" in result.columns:
+        names = pd.unique(result["variable"])
+        if variable is None and len(names) > 1:
+            raise ValueError(f"the table holds several variables {list(names)}: choose one with variable=")
+        part = result[result["variable"] == (variable if variable is not None else names[0])]
+    domain_cols = [c for c in cov.key_columns if c != "variable"]
+    labels = part[domain_cols[0]].tolist() if len(domain_cols) == 1 else list(part[domain_cols].itertuples(index=False, name=None))
+    return pairwise(part["estimate"].to_numpy(), vcov(part).to_numpy(), level=level, names=labels, seed=seed)
+
+
+def _domains(design: SurveyDesign, by) -> tuple[np.ndarray, pd.DataFrame]:
+    if by is None:
+        return np.zeros(design.n, dtype=np.int64), pd.DataFrame(index=[0])
+    cols = [by] if isinstance(by, str) else list(by)
+    codes, uniques = pd.MultiIndex.from_frame(design.data[cols]).factorize(sort=True)
+    return codes, pd.DataFrame(list(uniques), columns=cols)
+
+
+def _values(design: SurveyDesign, columns) -> tuple[list[str], np.ndarray]:
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    y = design.data[cols].to_numpy(dtype=float)
+    return cols, y
+
+
+#: Influence values are built for this many (respondent × estimate) cells at a time.
+CHUNK_CELLS = 20_000_000
+
+
+def _point_parts(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
+    """Point estimates (D × p), respondents used, the SRS variance (for deff) and the pieces the
+    influence values need."""
+    w = design.weights
+    ok = ~np.isnan(y) if x is None else ~(np.isnan(y) | np.isnan(x))
+    yf = np.where(ok, y, 0.0)
+    xf = None if x is None else np.where(ok, x, 0.0)
+    onehot = sparse.csr_matrix((np.ones(design.n), (domain, np.arange(design.n))), shape=(n_domains, design.n))
+    a = w[:, None] * ok
+    a_sum = onehot @ a                                   # D × p  Σ a
+    ay_sum = onehot @ (a * yf)                           # D × p  Σ a y
+    n_obs = onehot @ (ok & (w[:, None] != 0)).astype(float)
+    ax_sum = onehot @ (a * xf) if kind == "ratio" else None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = ay_sum / a_sum
+        est = {"mean": mean, "total": ay_sum, "ratio": None if ax_sum is None else ay_sum / ax_sum}[kind]
+        # weighted variance with the n/(n−1) correction, for the design effect (R's svyvar)
+        dev2 = onehot @ (a * (yf - mean[domain]) ** 2)
+        s2 = dev2 / a_sum * n_obs / (n_obs - 1)
+        srs = s2 * (a_sum - n_obs) / (a_sum * n_obs)
+        if kind == "total":
+            srs = srs * a_sum ** 2
+    parts = {"a": a, "yf": yf, "xf": xf, "est": est, "a_sum": a_sum, "ax_sum": ax_sum}
+    return est, n_obs, srs, parts
+
+
+def _influence(parts, domain: np.ndarray, domains: np.ndarray, kind: str) -> np.ndarray:
+    """Influence values (n × len(domains)·p) of the estimates of the given domains."""
+    a, yf, est = parts["a"], parts["yf"], parts["est"]
+    n, p = yf.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if kind == "mean":
+            vals = a * (yf - est[domain]) / parts["a_sum"][domain]
+        elif kind == "total":
+            vals = a * yf
+        else:
+            vals = a * (yf - est[domain] * parts["xf"]) / parts["ax_sum"][domain]
+    vals = np.nan_to_num(vals)
+    pos = np.full(int(domain.max()) + 1 if n else 0, -1)
+    pos[domains] = np.arange(len(domains))
+    z = np.zeros((n, len(domains) * p))
+    rows = np.flatnonzero(pos[domain] >= 0)
+    cols = pos[domain[rows]][:, None] * p + np.arange(p)[None, :]
+    z[rows[:, None], cols] = vals[rows]
+    return z
+
+
+def _linearized_var(design: SurveyDesign, parts, domain: np.ndarray, n_domains: int, kind: str):
+    """Linearised variances (D × p), building the influence values a few domains at a time, and
+    the deviation matrix ``D`` (sparse, all domains) from which any covariance follows."""
+    p = parts["yf"].shape[1]
+    step = max(1, CHUNK_CELLS // max(1, design.n * p))
+    var = np.empty((n_domains, p))
+    blocks = []
+    for start in range(0, n_domains, step):
+        chunk = np.arange(start, min(n_domains, start + step))
+        dev = design.linearized_deviations(_influence(parts, domain, chunk, kind))
+        var[chunk] = np.einsum("ij,ij->j", dev, dev).reshape(len(chunk), p)
+        blocks.append(sparse.csc_matrix(dev))
+    return var, sparse.hstack(blocks, format="csc")
+
+
+def _replicate_estimates(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
+    """Replicate estimates, B × D × p: per block of replicate weights and per domain in it, one
+    matrix product over all replicates."""
+    rep = design.require_replicates()
+    ok = ~np.isnan(y) if x is None else ~(np.isnan(y) | np.isnan(x))
+    yf = np.where(ok, y, 0.0)
+    base = ok.astype(float) if kind == "mean" else (np.where(ok, x, 0.0) if kind == "ratio" else None)
+    B, p = rep.n_replicates, y.shape[1]
+    num = np.zeros((n_domains, p, B))
+    den = np.zeros((n_domains, p, B))
+    for rows, w in rep.blocks():
+        dom = domain[rows]
+        present = np.unique(dom)
+        for d in present:
+            sel = dom == d if len(present) > 1 else slice(None)
+            wd = w[sel]
+            num[d] += yf[rows][sel].T @ wd
+            if base is not None:
+                den[d] += base[rows][sel].T @ wd
+    if kind == "total":
+        out = num
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = num / den
+    return np.moveaxis(out, 2, 0)
+
+
+def _frame(by_frame, names, est, var, n_obs, level, deff=None) -> pd.DataFrame:
+    D, p = est.shape
+    se = np.sqrt(var)
+    low, high = confint(est, se, level)
+    frame = pd.DataFrame({
+        "variable": np.tile(names, D),
+        "estimate": est.ravel(), "se": se.ravel(),
+        "ci_low": low.ravel(), "ci_high": high.ravel(),
+        "n": n_obs.ravel().astype(int),
+    })
+    if deff is not None:
+        frame["deff"] = deff.ravel()
+    if len(by_frame.columns):
+        keys = by_frame.loc[by_frame.index.repeat(p)].reset_index(drop=True)
+        frame = pd.concat([keys, frame], axis=1)
+    return frame
+
+
+def _attach(frame: pd.DataFrame, by_frame: pd.DataFrame, compute) -> pd.DataFrame:
+    key_columns = list(by_frame.columns) + ["variable"]
+    frame.attrs["vcov"] = Covariance(key_columns, _row_keys(frame, key_columns), compute)
+    return frame
+
+
+def _covariance_from(design: SurveyDesign, method: str, kept, center=None):
+    """A function computing the full covariance from what the estimator kept."""
+    if method == "linearization":
+        return lambda: (kept.T @ kept).toarray()
+    rep = design.require_replicates()
+    return lambda: replicate_variance(kept, center, scale=rep.scale, rscales=rep.rscales, mse=rep.mse, full=True,
+                                      warn=False)
+
+
+def _estimate(design: SurveyDesign, y, cols, kind, by, method, level, x=None) -> pd.DataFrame:
+    method = design.method(method)
+    domain, by_frame = _domains(design, by)
+    D = len(by_frame)
+    est, n_obs, srs, parts = _point_parts(design, y, domain, D, kind, x)
+    if method == "linearization":
+        var, kept = _linearized_var(design, parts, domain, D, kind)
+        center = None
+    else:
+        thetas = _replicate_estimates(design, y, domain, D, kind, x)
+        kept, center = thetas.reshape(thetas.shape[0], -1), est.ravel()
+        var = design.replicate_variance(kept, center).reshape(est.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = var / srs
+    frame = _frame(by_frame, cols, est, var, n_obs, level, deff)
+    return _attach(frame, by_frame, _covariance_from(design, method, kept, center))
+
+
+@renamed(ci="level")
+def mean(design: SurveyDesign, column, *, by=None, method: str | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Weighted mean of one or more columns (``survey::svymean`` / ``svyby(…, svymean)``)."""
+    cols, y = _values(design, column)
+    return _estimate(design, y, cols, "mean", by, method, level)
+
+
+@renamed(ci="level")
+def total(design: SurveyDesign, column, *, by=None, method: str | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Weighted total (``survey::svytotal``)."""
+    cols, y = _values(design, column)
+    return _estimate(design, y, cols, "total", by, method, level)
+
+
+@renamed(ci="level")
+def ratio(design: SurveyDesign, numerator: str, denominator: str, *, by=None, method: str | None = None,
+          level: float = 0.95) -> pd.DataFrame:
+    """Ratio of totals ``Σ w y / Σ w x`` (``survey::svyratio``); ``deff`` is not defined (NaN)."""
+    y = design.data[[numerator]].to_numpy(dtype=float)
+    x = design.data[[denominator]].to_numpy(dtype=float)
+    out = _estimate(design, y, [f"{numerator}/{denominator}"], "ratio", by, method, level, x=x)
+    out["deff"] = np.nan
+    return out
+
+
+@renamed(ci="level")
+def proportion(design: SurveyDesign, column, *, by=None, at_least: float | None = None, category=None,
+               method: str | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Share of respondents whose answer is ``>= at_least`` (e.g. 4 on a 5-point scale, the "满意率"),
+    or equal to ``category``; NaN answers are left out. Same as ``svymean(~I(x >= 4), na.rm=TRUE)``,
+    with Wald intervals; :func:`satisfaction.survey.proportion.ciprop` gives ``svyciprop``'s."""
+    if (at_least is None) == (category is None):
+        raise ValueError("give exactly one of at_least= or category=")
+    cols, y = _values(design, column)
+    with np.errstate(invalid="ignore"):
+        ind = np.where(np.isnan(y), np.nan, (y >= at_least) if at_least is not None else (y == category)).astype(float)
+    rule = f">={at_least:g}" if at_least is not None else f"=={category}"
+    return _estimate(design, ind, [f"{c}{rule}" for c in cols], "mean", by, method, level)
+
+
+@renamed(ci="level")
+def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
+                       method: str | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Linear combinations ``Σ_j c_kj ȳ_j`` of domain means, with SEs from the combined influence
+    values (or replicates) — e.g. the index and its indicators as weighted sums of item means.
+
+    ``coefficients`` is a DataFrame with one row per combination (its index names it) and one
+    column per item, or a function that receives a boolean Series (which items have answers in a
+    domain) and returns that DataFrame, for rules that re-normalise over the answered items.
+    """
+    method = design.method(method)
+    cols, y = _values(design, columns)
+    domain, by_frame = _domains(design, by)
+    D, p = len(by_frame), len(cols)
+    est, n_obs, _, parts = _point_parts(design, y, domain, D, "mean")
+    frames = [coefficients(pd.Series(n_obs[d] > 0, index=cols)) if callable(coefficients) else coefficients
+              for d in range(D)]
+    names = list(frames[0].index)
+    k = len(names)
+    coef_d = np.nan_to_num(np.stack([f.reindex(index=names, columns=cols).to_numpy(dtype=float) for f in frames]))
+    comb = np.einsum("dkp,dp->dk", coef_d, np.nan_to_num(est))
+    center = None
+    if method == "linearization":
+        var = np.empty((D, k))
+        blocks = []
+        step = max(1, CHUNK_CELLS // max(1, design.n * p))
+        for start in range(0, D, step):  # a few domains at a time: their items' influences, combined
+            chunk = np.arange(start, min(D, start + step))
+            z = _influence(parts, domain, chunk, "mean")
+            zc = np.hstack([z[:, i * p:(i + 1) * p] @ coef_d[d].T for i, d in enumerate(chunk)])
+            dev = design.linearized_deviations(zc)
+            var[chunk] = np.einsum("ij,ij->j", dev, dev).reshape(len(chunk), k)
+            blocks.append(sparse.csc_matrix(dev))
+        kept = sparse.hstack(blocks, format="csc")
+    else:
+        thetas = _replicate_estimates(design, y, domain, D, "mean")       # B × D × p
+        reps = np.einsum("dkp,bdp->bdk", coef_d, np.nan_to_num(thetas))
+        kept, center = reps.reshape(reps.shape[0], D * k), comb.ravel()
+        var = design.replicate_variance(kept, center).reshape(D, k)
+    n_used = np.repeat(n_obs.max(axis=1, keepdims=True), k, axis=1)
+    frame = _frame(by_frame, names, comb, var, n_used, level)
+    return _attach(frame, by_frame, _covariance_from(design, method, kept, center))
+
+
+# ---- planning ---------------------------------------------------------------------------------------
+
+
+@renamed(confidence="level")
+def sample_size(margin: float = 0.05, *, level: float = 0.95, p: float = 0.5, deff: float = 1.4,
+                population: float | None = None) -> int:
+    """Interviews needed for a proportion's margin of error: ``⌈z² p(1−p) deff / e²⌉``, with the
+    finite-population correction ``n / (1 + (n − 1)/N)`` when ``population`` is given.
+
+    >>> sample_size(0.05, deff=1.4)
+    538
+    """
+    if not 0 < margin < 1 or not 0 < p < 1 or deff <= 0:
+        raise ValueError("need 0 < margin < 1, 0 < p < 1 and deff > 0")
+    z = critical_value(level)
+    n = z ** 2 * p * (1 - p) * deff / margin ** 2
+    if population is not None:
+        n = n / (1 + (n - 1) / population)
+    return int(math.ceil(n - 1e-9))
+
+
+@renamed(confidence="level")
+def margin_of_error(n: float, *, level: float = 0.95, p: float = 0.5, deff: float = 1.4,
+                    population: float | None = None) -> float:
+    """Half-width of the confidence interval of a proportion from ``n`` interviews:
+    ``z · √(deff · p(1−p)/n · (1 − n/N))``."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    fpc = 1.0 if population is None else max(0.0, 1 - n / population)
+    return critical_value(level) * math.sqrt(deff * p * (1 - p) / n * fpc)

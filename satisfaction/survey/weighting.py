@@ -1,0 +1,711 @@
+"""Survey weights: raking, post-stratification, linear calibration and trimming.
+
+Raking (iterative proportional fitting, Deming & Stephan 1940) adjusts the weights so that the
+weighted sample reproduces every population margin, within each group (city) separately::
+
+    repeat over margins v:   w_i ← w_i · T_v[c_v(i)] / Σ_{j: c_v(j) = c_v(i)} w_j
+
+until the largest relative margin error is below ``tol``. It gives the same weights as R's
+``survey::rake`` run to convergence, and as ``calibrate(calfun="raking")``.
+
+Linear calibration (GREG, Deville & Särndal 1992): ``w_i = d_i (1 + x_iᵀ λ)`` with λ solving
+``Σ d_i (1 + x_iᵀ λ) x_i = T``, as ``calibrate(calfun="linear")``.
+
+Margins are given as a tidy table with columns ``variable``, ``category`` and ``target`` (plus the
+``by`` column when raking within groups), or as a dict ``{variable: {category: target}}``. Targets
+are population counts, or shares (a variable whose targets sum to 1), which are scaled to the
+group's initial weight total. Impossible margins raise :class:`WeightingError` naming the group,
+variable, category and value: a category with a target but no respondents, respondents in a
+category with no target, negative or missing targets, margins whose totals disagree, or no
+convergence within ``max_iter``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .design import Calibration, SurveyDesign
+from ..errors import SatisfactionError
+
+
+class WeightingError(SatisfactionError):
+    """Margins or weights that cannot be used; the message names group, variable, category, value."""
+
+
+TOTAL_TOLERANCE = 1e-3  # relative disagreement allowed between the totals of a group's margins
+
+
+@dataclass
+class _Margin:
+    variable: str
+    cells: np.ndarray     # cell index of each respondent (group × category)
+    targets: np.ndarray   # target per cell
+    labels: list          # (group, category) per cell
+
+
+def _tidy_margins(margins, by: str | None) -> pd.DataFrame:
+    if isinstance(margins, pd.DataFrame):
+        df = margins.copy()
+        if "target" not in df.columns:
+            for alt in ("count", "share", "Freq"):
+                if alt in df.columns:
+                    df = df.rename(columns={alt: "target"})
+                    break
+        needed = ["variable", "category", "target"] + ([by] if by else [])
+        missing = [c for c in needed if c not in df.columns]
+        if missing:
+            raise WeightingError(f"margins table lacks column(s) {missing}; expected {needed}")
+        return df[needed]
+    rows = []
+    if by:
+        for group, per_var in margins.items():
+            for var, targets in per_var.items():
+                rows += [(group, var, cat, t) for cat, t in dict(targets).items()]
+        return pd.DataFrame(rows, columns=[by, "variable", "category", "target"])
+    for var, targets in margins.items():
+        rows += [(var, cat, t) for cat, t in dict(targets).items()]
+    return pd.DataFrame(rows, columns=["variable", "category", "target"])
+
+
+def _prepare(df: pd.DataFrame, margins, weights: np.ndarray, by: str | None,
+             total_tol: float = TOTAL_TOLERANCE) -> tuple[np.ndarray, list, list[_Margin]]:
+    """Validate margins against the sample; returns group codes, group labels and the margins."""
+    tidy = _tidy_margins(margins, by)
+    n = len(df)
+    if by:
+        if by not in df.columns:
+            raise WeightingError(f"no column {by!r} in the data to rake within")
+        groups, group_labels = pd.factorize(df[by], sort=True)
+        group_labels = list(group_labels)
+    else:
+        groups, group_labels = np.zeros(n, dtype=np.int64), [None]
+    problems: list[str] = []
+    where = (lambda g: f"{by}={g!r}, " if by else "")
+
+    target = pd.to_numeric(tidy["target"], errors="coerce")
+    for i in np.flatnonzero(target.isna() | (target < 0)):
+        row = tidy.iloc[i]
+        problems.append(f"{where(row[by]) if by else ''}variable {row['variable']!r}, category {row['category']!r}: "
+                        f"target must be a non-negative number, got {tidy['target'].iloc[i]!r}")
+    if problems:
+        raise WeightingError("invalid margins:\n  " + "\n  ".join(problems))
+    tidy = tidy.assign(target=target.astype(float))
+    if by:
+        missing_groups = sorted(set(map(str, group_labels)) - set(map(str, tidy[by].unique())))
+        if missing_groups:
+            raise WeightingError(f"no margins for {by} {', '.join(missing_groups)}")
+
+    variables = list(dict.fromkeys(tidy["variable"]))
+    group_key = [str(g) for g in group_labels]
+    base_total = np.bincount(groups, weights=weights, minlength=len(group_labels))
+    out: list[_Margin] = []
+    totals = np.zeros((len(variables), len(group_labels)))
+    for k, var in enumerate(variables):
+        if var not in df.columns:
+            raise WeightingError(f"margin variable {var!r} is not a column of the data")
+        values = df[var]
+        if values.isna().any():
+            rows = np.flatnonzero(values.isna().to_numpy())[:5].tolist()
+            raise WeightingError(f"margin variable {var!r} is missing for {int(values.isna().sum())} respondent(s) "
+                                 f"(rows {rows}…); impute or drop them before weighting")
+        sub = tidy[tidy["variable"] == var]
+        sample_codes, sample_cats = pd.factorize(values.astype(str), sort=True)
+        cats = sorted(set(sample_cats) | set(sub["category"].astype(str)))
+        cat_code = {c: j for j, c in enumerate(cats)}
+        cells = groups * len(cats) + np.array([cat_code[c] for c in sample_cats], dtype=np.int64)[sample_codes]
+        targets = np.full(len(group_labels) * len(cats), np.nan)
+        sub_groups = [group_key.index(str(g)) if str(g) in group_key else -1 for g in (sub[by] if by else [None] * len(sub))]
+        for gi, cat, t in zip(sub_groups, sub["category"].astype(str), sub["target"]):
+            if gi >= 0:
+                targets[gi * len(cats) + cat_code[cat]] = t
+        counts = np.bincount(cells, minlength=len(targets))
+        labels = [(group_labels[c // len(cats)], cats[c % len(cats)]) for c in range(len(targets))]
+        for c in np.flatnonzero((counts > 0) & np.isnan(targets)):
+            g, cat = labels[c]
+            problems.append(f"{where(g)}variable {var!r}: {counts[c]} respondent(s) in category {cat!r}, which has no target")
+        for c in np.flatnonzero((counts == 0) & (np.nan_to_num(targets) > 0)):
+            g, cat = labels[c]
+            problems.append(f"{where(g)}variable {var!r}: category {cat!r} has target {targets[c]:g} but no respondents")
+        targets = np.nan_to_num(targets)
+        per_group = targets.reshape(len(group_labels), len(cats))
+        sums = per_group.sum(axis=1)
+        is_share = np.isclose(sums, 1.0, atol=1e-6)
+        per_group[is_share] *= base_total[is_share, None]  # shares → the group's weight total
+        totals[k] = per_group.sum(axis=1)
+        out.append(_Margin(var, cells, per_group.ravel(), labels))
+    if problems:
+        raise WeightingError("impossible margins:\n  " + "\n  ".join(problems))
+    # The totals of a group's margins must agree; small disagreements (rounded census tables) are
+    # reconciled by scaling every margin to their mean.
+    mean_total = totals.mean(axis=0)
+    spread = np.abs(totals - mean_total).max(axis=0) / np.where(mean_total > 0, mean_total, 1)
+    for g in np.flatnonzero(spread > total_tol):
+        listed = ", ".join(f"{v}={t:g}" for v, t in zip(variables, totals[:, g]))
+        problems.append(f"{where(group_labels[g])}margin totals disagree by {spread[g]:.2%} ({listed})")
+    if problems:
+        raise WeightingError("impossible margins:\n  " + "\n  ".join(problems))
+    for k, m in enumerate(out):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(totals[k] > 0, mean_total / totals[k], 1.0)
+        m.targets = m.targets * np.repeat(scale, len(m.targets) // len(group_labels))
+    return groups, group_labels, out
+
+
+def trim_weights(weights, lower: float = -np.inf, upper: float = np.inf, *, strict: bool = True,
+                 groups: np.ndarray | None = None, max_iter: int = 1000) -> np.ndarray:
+    """Trim weights to ``[lower, upper]`` and hand the trimmed amount to the other units.
+
+    As R's ``trimWeights``: weights outside the bounds are set to the bound and the total trimmed
+    is added equally to the weights that were inside; with ``strict=True`` this repeats until every
+    weight is within bounds. Where no weight of a group is inside the bounds (R would fail), the
+    amount goes to the weights that can take it without crossing a bound. The total weight (per
+    group, when ``groups`` is given) is preserved; bounds may be scalars or one value per unit.
+    """
+    w = np.asarray(weights, dtype=float).copy()
+    groups = np.zeros(len(w), dtype=np.int64) if groups is None else np.asarray(groups)
+    k = int(groups.max()) + 1 if len(groups) else 0
+    lower = np.broadcast_to(np.asarray(lower, float), w.shape)
+    upper = np.broadcast_to(np.asarray(upper, float), w.shape)
+    if (lower > upper).any():
+        raise WeightingError("trimming bounds: lower bound above upper bound")
+    totals = np.bincount(groups, weights=w, minlength=k)
+    if (np.bincount(groups, weights=lower, minlength=k) > totals * (1 + 1e-12)).any() or \
+            (np.bincount(groups, weights=upper, minlength=k) < totals * (1 - 1e-12)).any():
+        raise WeightingError("trimming bounds cannot be met: the total weight lies outside n·[lower, upper]")
+    for _ in range(max_iter):
+        outside = (w < lower) | (w > upper)
+        if not outside.any():
+            return w
+        clipped = np.clip(w, lower, upper)
+        residual = np.bincount(groups, weights=w - clipped, minlength=k)
+        # units already at the bound the residual would push them over do not take a share
+        can_take = np.where(residual[groups] > 0, clipped < upper, clipped > lower)
+        receivers = ~outside & can_take
+        stuck = (np.bincount(groups, weights=receivers.astype(float), minlength=k) == 0) & (residual != 0)
+        receivers = np.where(stuck[groups], can_take, receivers)
+        count = np.bincount(groups, weights=receivers.astype(float), minlength=k)
+        w = clipped + np.where(receivers, residual[groups] / np.maximum(count[groups], 1), 0.0)
+        if not strict:
+            return w
+    raise WeightingError(f"trimming did not settle within {max_iter} rounds")
+
+
+def _aggregators(margins: list[_Margin], n: int) -> list[sparse.csr_matrix]:
+    """One sparse (cells × n) summing matrix per margin."""
+    return [sparse.csr_matrix((np.ones(n), (m.cells, np.arange(n))), shape=(len(m.targets), n)) for m in margins]
+
+
+def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_bounds=None,
+         groups=None) -> tuple[np.ndarray, int, np.ndarray]:
+    """Iterative proportional fitting of a weight vector (n) or of several at once (n × B)."""
+    sums_of = _aggregators(margins, w.shape[0])
+    err = np.inf
+    for iteration in range(1, max_iter + 1):
+        for m, agg in zip(margins, sums_of):
+            sums = agg @ w
+            t = m.targets[:, None] if w.ndim == 2 else m.targets
+            with np.errstate(invalid="ignore", divide="ignore"):
+                factor = np.where(sums > 0, t / sums, 1.0)
+            w = w * factor[m.cells]
+        if trim_bounds is not None:
+            # capped raking: clip, and let the next sweep restore the margins
+            lo, hi = trim_bounds(w)
+            w = np.clip(w, lo, hi)
+        err = _margin_errors(w, margins, sums_of)
+        if np.nanmax(err) < tol:
+            return w, iteration, err
+    return w, max_iter, err
+
+
+def _margin_errors(w: np.ndarray, margins: list[_Margin], sums_of=None) -> np.ndarray:
+    """Largest relative error |Σw − T| / T over all cells (per column when ``w`` is a matrix)."""
+    sums_of = sums_of or _aggregators(margins, w.shape[0])
+    errs = []
+    for m, agg in zip(margins, sums_of):
+        sums = agg @ w
+        t = m.targets[:, None] if w.ndim == 2 else m.targets
+        with np.errstate(invalid="ignore", divide="ignore"):
+            errs.append(np.nanmax(np.where(t > 0, np.abs(sums - t) / t, np.abs(sums)), axis=0))
+    return np.max(np.array(errs), axis=0)
+
+
+def weight_diagnostics(weights: np.ndarray, groups: np.ndarray, group_labels: list, by: str | None) -> pd.DataFrame:
+    """Per group: n, total weight, min/max weight, Kish design effect ``n Σw²/(Σw)²``, effective
+    sample size ``n / deff`` and weighting efficiency ``1 / deff``."""
+    k = len(group_labels)
+    n = np.bincount(groups, minlength=k).astype(float)
+    s1 = np.bincount(groups, weights=weights, minlength=k)
+    s2 = np.bincount(groups, weights=weights ** 2, minlength=k)
+    deff = n * s2 / s1 ** 2
+    frame = pd.DataFrame({
+        "n": n.astype(int), "sum_weights": s1,
+        "min_weight": pd.Series(weights).groupby(groups).min().reindex(range(k)).to_numpy(),
+        "max_weight": pd.Series(weights).groupby(groups).max().reindex(range(k)).to_numpy(),
+        "kish_deff": deff, "effective_n": n / deff, "efficiency": 1 / deff,
+    })
+    frame.insert(0, by or "group", group_labels if by else ["(all)"])
+    return frame
+
+
+def rake(df: pd.DataFrame, margins, *, weight=None, by: str | None = None, trim: tuple[float, float] | None = None,
+         max_iter: int = 1000, tol: float = 1e-10, return_diagnostics: bool = False):
+    """Rake weights to population margins (within each ``by`` group).
+
+    Parameters
+    ----------
+    df : DataFrame with the margin variables (and ``by``)
+    margins : tidy DataFrame (``[by,] variable, category, target``) or ``{variable: {category: target}}``
+    weight : column name or array of initial weights (default 1)
+    by : rake within each group of this column (e.g. ``"city"``)
+    trim : ``(lower, upper)`` bounds as multiples of the group's mean weight; raking and clipping
+        to the bounds alternate until both the margins and the bounds hold (capped raking)
+    max_iter, tol : iteration limit and tolerance on the largest relative margin error
+
+    Returns
+    -------
+    Series of weights aligned with ``df``; with ``return_diagnostics=True``, also a DataFrame per
+    group (iterations, converged, max_margin_error, Kish deff, effective n, efficiency …).
+    """
+    base = _initial_weights(df, weight)
+    groups, labels, margins_ = _prepare(df, margins, base, by)
+    trim_bounds = None
+    if trim is not None:
+        lo, hi = trim
+        if not 0 <= lo < 1 < hi:
+            raise WeightingError(f"trim bounds must satisfy 0 <= lower < 1 < upper, got {trim}")
+        count = np.bincount(groups).astype(float)
+
+        def trim_bounds(w):
+            mean = (np.bincount(groups, weights=w) / count)[groups]
+            return lo * mean, hi * mean
+
+    w, iterations, _ = _ipf(base, margins_, max_iter, tol, trim_bounds, groups)
+    diag = weight_diagnostics(w, groups, labels, by)
+    per_group_error = np.zeros(len(labels))
+    for m in margins_:
+        sums = np.bincount(m.cells, weights=w, minlength=len(m.targets))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(m.targets > 0, np.abs(sums - m.targets) / m.targets, 0.0)
+        per_group_error = np.maximum(per_group_error, rel.reshape(len(labels), -1).max(axis=1))
+    diag.insert(1, "iterations", iterations)
+    diag.insert(2, "max_margin_error", per_group_error)
+    diag.insert(2, "converged", per_group_error < tol)
+    if not diag["converged"].all():
+        worst = diag.loc[diag["max_margin_error"].idxmax()]
+        raise WeightingError(
+            f"raking did not converge within {max_iter} iterations: largest relative margin error "
+            f"{worst['max_margin_error']:.3g}" + (f" ({by}={worst[by]!r})" if by else "")
+            + ("; the trimming bounds may be incompatible with the margins" if trim else ""))
+    out = pd.Series(w, index=df.index, name="weight")
+    return (out, diag) if return_diagnostics else out
+
+
+def _initial_weights(df: pd.DataFrame, weight) -> np.ndarray:
+    if weight is None:
+        return np.ones(len(df))
+    w = df[weight].to_numpy(dtype=float) if isinstance(weight, str) else np.asarray(weight, dtype=float)
+    if len(w) != len(df) or not np.isfinite(w).all() or (w <= 0).any():
+        raise WeightingError("initial weights must be positive and finite, one per row")
+    return w
+
+
+def poststratify(df: pd.DataFrame, cells: str, targets, *, weight=None, by: str | None = None) -> pd.Series:
+    """Post-stratify: scale weights in each cell to its population count (one-margin raking)."""
+    margins = _tidy_margins({cells: targets}, None) if not isinstance(targets, pd.DataFrame) else targets
+    return rake(df, margins, weight=weight, by=by, max_iter=2)
+
+
+# ---- design-level weighting ---------------------------------------------------------------------
+#
+# Each step records a Calibration on the design with a ``replay(rows, W)`` that applies the same
+# calibration (same method, same population totals) to a block of replicate weights: the design's
+# replicates are calibrated now, and replicates drawn later (bootstrap_weights, jackknife_weights,
+# brr_weights) are drawn from the weights before calibration and replayed through every step, as
+# R does when a replicate design is calibrated (``calibrate``/``rake``/``postStratify`` on an
+# ``svyrep.design``).
+
+
+def _whole_groups(groups: np.ndarray, rows, what: str) -> np.ndarray:
+    """The groups a block of rows covers, checking that it holds each of them whole."""
+    if isinstance(rows, slice) and rows == slice(None):
+        return np.unique(groups)
+    present = np.unique(groups[rows])
+    sizes = np.bincount(groups)
+    if (np.bincount(groups[rows], minlength=len(sizes))[present] != sizes[present]).any():
+        raise WeightingError(f"a block of replicates holds part of a {what} group; generate the replicates with "
+                             "lazy=False or calibrate within groups that contain whole strata")
+    return present
+
+
+def _raking_replay(groups: np.ndarray, prepared: list[_Margin], max_iter: int, tol: float):
+    """Re-rake blocks of replicate weights (all replicates at once): respondents who share a
+    category in every margin get the same factor, so the (joint cells × B) table is raked."""
+    def replay(rows, weights):
+        block_margins = prepared
+        if not (isinstance(rows, slice) and rows == slice(None)):
+            _whole_groups(groups, rows, "raking")
+            block_margins = [_restrict(m, rows) for m in prepared]
+        key = np.stack([m.cells for m in block_margins], axis=1)
+        joint, inverse = np.unique(key, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        n_rows = len(inverse)
+        to_joint = sparse.csr_matrix((np.ones(n_rows), (inverse, np.arange(n_rows))), shape=(len(joint), n_rows))
+        table = to_joint @ weights
+        table_margins = [_Margin(m.variable, joint[:, k], m.targets, m.labels) for k, m in enumerate(block_margins)]
+        raked, _, err = _ipf(table, table_margins, max_iter, tol)
+        if np.nanmax(err) >= tol:
+            raise WeightingError(f"re-raking the replicates did not converge within {max_iter} iterations "
+                                 f"(largest relative margin error {np.nanmax(err):.3g}; a replicate may have drawn "
+                                 "no respondent of some category)")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.where(table > 0, raked / table, 0.0)
+        return weights * factor[inverse]
+    return replay
+
+
+def _poststratify_replay(cells: np.ndarray, targets: np.ndarray):
+    """Post-stratify blocks of replicate weights: each cell scaled to its population count."""
+    def replay(rows, weights):
+        local = cells[rows]
+        if not (isinstance(rows, slice) and rows == slice(None)):
+            _whole_groups(cells, rows, "post-stratification")
+        used, inverse = np.unique(local, return_inverse=True)
+        agg = sparse.csr_matrix((np.ones(len(local)), (inverse.ravel(), np.arange(len(local)))), shape=(len(used), len(local)))
+        sums = agg @ weights
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.where(sums > 0, targets[used][:, None] / sums, 1.0)
+        return weights * factor[inverse.ravel()]
+    return replay
+
+
+def _calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray, method: str, max_iter: int,
+                         tol: float) -> np.ndarray:
+    """g-weights of linear (``1 + xᵀλ``) or raking (``exp(xᵀλ)``) calibration of the weights ``d``
+    (n, or n × B: every column calibrated to the same ``totals``, all at once), as R's ``grake``."""
+    single = d.ndim == 1
+    D = d[:, None] if single else d
+    lam = np.zeros((D.shape[1], x.shape[1]))
+    for _ in range(1 if method == "linear" else max_iter):
+        g = 1 + x @ lam.T if method == "linear" else np.exp(x @ lam.T)
+        w = D * g
+        resid = totals[None, :] - (x.T @ w).T                             # B × q
+        # d(Σ w x)/dλ: Σ d x xᵀ (linear, at λ = 0) or Σ w x xᵀ (raking)
+        A = np.einsum("ni,nb,nj->bij", x, D if method == "linear" else w, x)
+        lam = lam + np.einsum("bij,bj->bi", np.linalg.pinv(A), resid)   # all replicates at once
+        if method == "linear":
+            break
+        scale = np.maximum(np.abs(totals), 1.0)
+        if np.max(np.abs(resid) / scale) < tol:
+            break
+    else:
+        raise WeightingError(f"raking calibration did not converge within {max_iter} iterations")
+    g = 1 + x @ lam.T if method == "linear" else np.exp(x @ lam.T)
+    return g[:, 0] if single else g
+
+
+def _linear_replay(x: np.ndarray, totals: np.ndarray, groups: np.ndarray, method: str, max_iter: int, tol: float):
+    """Calibrate blocks of replicate weights to the same totals, group by group (the model matrix
+    is block-diagonal by group), all replicates of a group at once."""
+    columns_of = [np.flatnonzero(np.abs(x[groups == g]).sum(axis=0) > 0) for g in range(int(groups.max()) + 1)]
+
+    def replay(rows, weights):
+        out = np.array(weights, dtype=float, copy=True)
+        local_groups = groups[rows]
+        for g in _whole_groups(groups, rows, "calibration"):
+            mine = np.flatnonzero(local_groups == g)
+            cols = columns_of[g]
+            xg = x[rows][mine][:, cols]
+            out[mine] = weights[mine] * _calibration_factors(xg, weights[mine], totals[cols], method, max_iter, tol)
+        return out
+    return replay
+
+
+def apply_calibrations(design: SurveyDesign, replicates) -> "Replicates":
+    """Replicates (drawn from the weights before any calibration) passed through every calibration
+    step recorded on the design, in order."""
+    steps = [c.replay for c in design.calibrations if c.replay is not None]
+    if not steps:
+        return replicates
+
+    def run(rows, w):
+        for step in steps:
+            w = step(rows, w)
+        return w
+
+    if replicates.weights is not None:
+        return replace(replicates, weights=run(slice(None), replicates.weights))
+    source = replicates.block_source
+
+    def calibrated():
+        for rows, w in source():
+            yield rows, run(rows, w)
+
+    return replace(replicates, block_source=calibrated)
+
+
+def _calibrated(design: SurveyDesign, weights: np.ndarray, cal: Calibration, replicates: bool) -> SurveyDesign:
+    """The design with its new weights and calibration step; its replicates (if any) calibrated the
+    same way."""
+    new = design.with_weights(weights, cal)
+    if replicates and design.replicates is not None:
+        rep = design.replicates
+        if rep.weights is not None:
+            rep = replace(rep, weights=cal.replay(slice(None), rep.weights))
+        else:
+            source = rep.block_source
+
+            def calibrated():
+                for rows, w in source():
+                    yield rows, cal.replay(rows, w)
+
+            rep = replace(rep, block_source=calibrated)
+        new = new.with_weights(new.weights, replicates=rep)
+    return new
+
+
+def rake_design(design: SurveyDesign, margins, *, by: str | None = None, trim=None, max_iter: int = 1000,
+                tol: float = 1e-10, replicates: bool = True) -> SurveyDesign:
+    """Rake a design's weights (and, if it has them, every replicate's) to the margins, as R's
+    ``rake`` on an ``svydesign`` or ``svyrep.design``.
+
+    The linearised variance then accounts for the raking as R's ``rake`` does, and replicates drawn
+    later are re-raked the same way.
+    """
+    weights, diagnostics = rake(design.data, margins, weight=design.weights, by=by, trim=trim, max_iter=max_iter,
+                                tol=tol, return_diagnostics=True)
+    groups, _, prepared = _prepare(design.data, margins, design.weights, by)
+    cal = Calibration("raking", weights.to_numpy(), margins=tuple(m.cells for m in prepared), old_weights=design.weights,
+                      replay=_raking_replay(groups, prepared, max_iter, tol))
+    new = _calibrated(design, weights.to_numpy(), cal, replicates)
+    return replace(new, weight_diagnostics=diagnostics)
+
+
+def rake_replicates(design: SurveyDesign, margins, *, by: str | None = None, max_iter: int = 1000,
+                    tol: float = 1e-10) -> SurveyDesign:
+    """Re-rake every replicate's weights to the margins, so that replicate variances carry the
+    weighting's own uncertainty (R: ``rake`` on an ``svyrep.design``).
+
+    Respondents who share a category in every margin get the same raking factor, so it is enough to
+    rake the (joint cells × B) table of replicate totals and scale the weights once at the end —
+    all replicates at once. Replicates generated block by block are re-raked block by block; each
+    block must then hold whole raking groups (as with strata = cities = raking groups).
+    """
+    rep = design.require_replicates()
+    groups, _, prepared = _prepare(design.data, margins, design.weights, by)
+    replay = _raking_replay(groups, prepared, max_iter, tol)
+    if rep.weights is not None:
+        new = replace(rep, weights=replay(slice(None), rep.weights))
+    else:
+        source = rep.block_source
+
+        def reraked():
+            for rows, weights in source():
+                yield rows, replay(rows, weights)
+
+        new = replace(rep, block_source=reraked)
+    return design.with_weights(design.weights, replicates=new)
+
+
+def _restrict(margin: _Margin, rows) -> _Margin:
+    """A margin restricted to some respondents (whole groups): only their cells are kept."""
+    cells = margin.cells[rows]
+    used, local = np.unique(cells, return_inverse=True)
+    return _Margin(margin.variable, local.ravel(), margin.targets[used], [margin.labels[c] for c in used])
+
+
+def poststratify_design(design: SurveyDesign, variable: str, targets, *, by: str | None = None,
+                        replicates: bool = True) -> SurveyDesign:
+    """Post-stratify a design on one variable (within ``by`` groups), as R's ``postStratify``;
+    ``targets`` is a tidy table (``[by,] category, target``) or ``{category: target}``. A replicate
+    design's replicates are post-stratified too."""
+    if isinstance(targets, pd.DataFrame):
+        margins = targets.assign(variable=variable)
+    else:
+        margins = {variable: targets}
+    _, _, prepared = _prepare(design.data, margins, design.weights, by)
+    (m,) = prepared
+    sums = np.bincount(m.cells, weights=design.weights, minlength=len(m.targets))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(sums > 0, m.targets / sums, 1.0)
+    w = design.weights * factor[m.cells]
+    cal = Calibration("poststratify", w, margins=(m.cells,), old_weights=design.weights,
+                      replay=_poststratify_replay(m.cells, m.targets))
+    return _calibrated(design, w, cal, replicates)
+
+
+def margin_model_matrix(df: pd.DataFrame, margins, by: str | None = None, weights=None) -> tuple[np.ndarray, np.ndarray, list]:
+    """Dummy matrix of the margin cells (n × cells) and the vector of their targets (shares scaled
+    to the group totals of ``weights``, default 1 per respondent)."""
+    base = np.ones(len(df)) if weights is None else np.asarray(weights, float)
+    _, _, prepared = _prepare(df, margins, base, by)
+    blocks, targets, labels = [], [], []
+    for m in prepared:
+        used = np.flatnonzero(np.bincount(m.cells, minlength=len(m.targets)) > 0)
+        x = (m.cells[:, None] == used[None, :]).astype(float)
+        blocks.append(x)
+        targets.append(m.targets[used])
+        labels += [(m.variable, *m.labels[c]) for c in used]
+    return np.hstack(blocks), np.concatenate(targets), labels
+
+
+def formula_model_matrix(df: pd.DataFrame, formula: str, population) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The model matrix of an R-style formula (``"~ stype + enroll"``: treatment-coded factors,
+    levels sorted, an intercept) and the population totals in its column order. ``population``
+    maps column names — R's (``"(Intercept)"``, ``"stypeH"``) or patsy's (``"Intercept"``,
+    ``"stype[T.H]"``) — to totals."""
+    import patsy
+
+    from .regression import plain_columns
+
+    rhs = formula.split("~", 1)[-1]
+    try:
+        x = patsy.dmatrix(rhs, plain_columns(df), NA_action="raise", return_type="dataframe")
+    except patsy.PatsyError as exc:
+        raise WeightingError(f"calibration formula {formula!r}: {exc}") from None
+    r_names = [_r_name(c) for c in x.columns]
+    pop = dict(population)
+    totals = []
+    for patsy_name, r_name in zip(x.columns, r_names):
+        if r_name in pop:
+            totals.append(float(pop[r_name]))
+        elif patsy_name in pop:
+            totals.append(float(pop[patsy_name]))
+        else:
+            raise WeightingError(f"calibration formula {formula!r}: no population total for {r_name!r} "
+                                 f"(totals given for {sorted(pop)})")
+    unknown = set(pop) - set(r_names) - set(x.columns)
+    if unknown:
+        raise WeightingError(f"calibration formula {formula!r}: population totals for {sorted(unknown)} match no "
+                             f"column of the model matrix {r_names}")
+    return x.to_numpy(dtype=float), np.asarray(totals), r_names
+
+
+def _r_name(patsy_name: str) -> str:
+    """patsy's column name as R's model.matrix names it: ``Intercept`` → ``(Intercept)``,
+    ``stype[T.H]`` → ``stypeH``."""
+    import re
+
+    if patsy_name == "Intercept":
+        return "(Intercept)"
+    return re.sub(r"(?:C\()?([^\[()]+?)\)?\[T\.([^\]]*)\]", r"\1\2", patsy_name)
+
+
+CALIBRATION_METHODS = ("linear", "raking")
+
+
+def calibrate_design(design: SurveyDesign, margins=None, *, by: str | None = None, method: str = "linear",
+                     formula: str | None = None, population=None, max_iter: int = 100, tol: float = 1e-10,
+                     replicates: bool = True) -> SurveyDesign:
+    """Calibrate a design's weights to population totals, as R's ``calibrate``.
+
+    Either to margins (a tidy margins table, dummies of each margin's cells, within ``by`` groups;
+    margins given as shares are scaled to the initial weight total of their group), or to the
+    totals of a model formula (``formula="~ stype + enroll"``, ``population={"(Intercept)": 6194,
+    "stypeH": 755, …, "enroll": 3811472}``, continuous variables allowed).
+
+    ``method="linear"``: GREG weights ``d (1 + xᵀλ)`` (may be negative in extreme cases);
+    ``method="raking"``: ``d · exp(xᵀλ)`` (Newton's method; for margins, the raking solution by
+    IPF). The linearised variance uses the residuals of the weighted regression on the calibration
+    variables; a replicate design's replicates are calibrated to the same totals, each with its
+    own weights.
+    """
+    if method not in CALIBRATION_METHODS:
+        raise WeightingError(f"method must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
+    d = design.weights
+    if formula is not None:
+        if margins is not None or by is not None:
+            raise WeightingError("give margins (and by) or formula and population, not both")
+        x, totals, _ = formula_model_matrix(design.data, formula, population)
+        groups = np.zeros(design.n, dtype=np.int64)
+        g = _calibration_factors(x, d, totals, method, max_iter, tol)
+    else:
+        if margins is None:
+            raise WeightingError("calibrate_design needs margins, or formula= and population=")
+        x, totals, _ = margin_model_matrix(design.data, margins, by, weights=d)
+        groups = (pd.factorize(design.data[by], sort=True)[0] if by else np.zeros(design.n, dtype=np.int64))
+        if method == "linear":
+            g = _calibration_factors(x, d, totals, "linear", max_iter, tol)
+        else:
+            # The multiplicative calibration d·exp(xᵀλ) on margin dummies has the raking solution:
+            # iterative proportional fitting reaches it without Newton's overflow-prone first steps.
+            g = rake(design.data, margins, weight=d, by=by, max_iter=max_iter * 10, tol=tol).to_numpy() / d
+    w = d * g
+    cal = Calibration("linear", w, model=x, old_weights=d,
+                      replay=_linear_replay(x, totals, groups, method, max_iter * 10, tol))
+    return _calibrated(design, w, cal, replicates)
+
+
+# ---- the survey's own weighting, as the codebook declares it ---------------------------------------
+
+
+def load_margins(path) -> pd.DataFrame:
+    """Read a population margins file (CSV: ``city, variable, category, count``) as a tidy table
+    with string categories and a ``target`` column."""
+    path = str(path)
+    table = pd.read_csv(path, dtype={"city": str, "variable": str, "category": str}, encoding="utf-8-sig")
+    needed = {"city", "variable", "category"}
+    if not needed <= set(table.columns) or not ({"count", "target", "share"} & set(table.columns)):
+        raise WeightingError(f"{path}: needs columns city, variable, category and count (or target/share)")
+    return _tidy_margins(table, "city")
+
+
+MARGIN_PREFIX = "margin:"
+
+
+def margin_variables(data: pd.DataFrame, codebook) -> pd.DataFrame:
+    """The margin variables of the codebook's ``weighting`` section, built from the demographics
+    (a crossed margin such as ``sex_age`` becomes ``"1_3"``, the codes joined by ``_``). Columns are
+    named ``margin:<name>`` so they never clash with the demographics they come from."""
+    out = {}
+    for name, parts in codebook.weighting["margins"].items():
+        codes = [data[p].astype("Int64").astype(str) for p in parts]
+        value = codes[0]
+        for more in codes[1:]:
+            value = value + "_" + more
+        out[MARGIN_PREFIX + name] = value.to_numpy()
+    return pd.DataFrame(out, index=data.index)
+
+
+def _codebook_margins(codebook) -> pd.DataFrame:
+    margins = load_margins(codebook.margins_path)
+    return margins.assign(variable=MARGIN_PREFIX + margins["variable"].astype(str))
+
+
+def survey_design(data: pd.DataFrame, codebook, *, margins: pd.DataFrame | None = None, weighted: bool = True,
+                  **options) -> SurveyDesign:
+    """The design of a processed survey: stratified by city, calibrated within each city to the
+    codebook's population margins by the codebook's ``weighting.method`` (raking, linear
+    calibration or post-stratification), unless ``weighted=False``."""
+    by = codebook.weighting.get("by", "city") if codebook.weighting else "city"
+    frame = data.reset_index(drop=True)
+    if weighted and codebook.weighting:
+        frame = pd.concat([frame, margin_variables(frame, codebook).reset_index(drop=True)], axis=1)
+    design = SurveyDesign(frame, strata=by, codebook=codebook)
+    if not weighted or not codebook.weighting:
+        return design
+    margins = _codebook_margins(codebook) if margins is None else margins.assign(
+        variable=lambda m: [v if str(v).startswith(MARGIN_PREFIX) else MARGIN_PREFIX + str(v) for v in m["variable"]])
+    method = codebook.weighting.get("method", "raking")
+    if method == "linear":
+        return calibrate_design(design, margins, by=by, method="linear", **options)
+    if method == "poststratify":
+        (variable,) = margins["variable"].unique()
+        cells = margins[margins["variable"] == variable].drop(columns="variable")
+        return poststratify_design(design, variable, cells, by=by)
+    return rake_design(design, margins, by=by, **options)
+
+
+def replicate_design(design: SurveyDesign, codebook=None, *, replicates: int = 500, seed: int | None = None,
+                     weighted: bool = True) -> SurveyDesign:
+    """The design with Rao–Wu bootstrap replicates (strata = the design's strata, the codebook's
+    calibration groups), each re-calibrated by every calibration step the design went through —
+    the codebook's method, not an assumed one — so that replicate SEs and intervals carry the
+    weighting. ``weighted=False`` keeps the replicates uncalibrated."""
+    from .design import bootstrap_weights
+
+    if not weighted:
+        design = replace(design, calibrations=())
+    return bootstrap_weights(design, replicates, seed=seed)
