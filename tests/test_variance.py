@@ -146,3 +146,22 @@ def test_the_engine_names_are_its_functions():
         importlib.import_module(f"satisfaction.survey.{module}")
     for name in svy.__all__:
         assert callable(getattr(svy, name)) and not isinstance(getattr(svy, name), type(svy)), name
+
+
+def test_rows_with_a_missing_domain_belong_to_none_but_keep_the_design_whole():
+    """As ``svyby``: a row whose domain is missing is in no domain; the other domains' estimates and
+    SEs are those of the design with that row kept (its PSU and stratum unchanged)."""
+    df = _frame(5, 120)
+    design = SurveyDesign(df, weights="w", strata="stratum", cluster="psu", lonely_psu="certainty")
+    gapped = SurveyDesign(df.assign(g=df["g"].where(df.index % 7 != 0)), weights="w", strata="stratum",
+                          cluster="psu", lonely_psu="certainty")
+    hole = (df.index % 7 == 0)
+    reference = SurveyDesign(df.assign(g=np.where(hole, "zz", df["g"])), weights="w", strata="stratum",
+                             cluster="psu", lonely_psu="certainty")
+    for d, r in ((gapped, reference), (jackknife_weights(gapped, "jkn"), jackknife_weights(reference, "jkn"))):
+        ours = est.mean(d, "y", by="g")
+        theirs = est.mean(r, "y", by="g").query("g != 'zz'").reset_index(drop=True)
+        assert ours["g"].tolist() == ["a", "b"]
+        np.testing.assert_allclose(ours[["estimate", "se"]], theirs[["estimate", "se"]], rtol=1e-12)
+        np.testing.assert_allclose(est.vcov(ours), est.vcov(theirs), rtol=1e-12)
+    assert est.mean(design, "y", by="g")["n"].sum() == len(df)

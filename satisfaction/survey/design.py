@@ -350,6 +350,23 @@ class SurveyDesign:
         return replicate_variance(thetas, full, scale=rep.scale, rscales=rep.rscales, mse=rep.mse,
                                   full=covariance)
 
+    def domains(self, by, error: type[Exception] = None) -> tuple[np.ndarray, pd.DataFrame]:
+        """Domain code of every row and the domains' keys (one row each, sorted): ``by`` is a
+        column or a list of columns (``None``: one domain). A row whose ``by`` value is missing
+        belongs to no domain (code −1), as in ``svyby``. ``error``: the exception class for an
+        unknown column (default :class:`DesignError`)."""
+        if by is None:
+            return np.zeros(self.n, dtype=np.int64), pd.DataFrame(index=range(1))
+        cols = [by] if isinstance(by, str) else list(by)
+        missing = [c for c in cols if c not in self.data.columns]
+        if not cols or missing:
+            raise (error or DesignError)(f"by= names column(s) {missing or cols!r} not in the design's data")
+        grouped = self.data[cols].groupby(cols, sort=True, dropna=True, observed=True)
+        codes = grouped.ngroup().to_numpy(dtype=float)
+        codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
+        keys = grouped.size().index.to_frame(index=False).reset_index(drop=True)
+        return codes, keys
+
     def method(self, method: str | None = None) -> str:
         """The variance method an estimator uses: ``"replicate"`` when the design carries replicate
         weights, else ``"linearization"`` — or the one asked for."""

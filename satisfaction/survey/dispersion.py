@@ -89,16 +89,7 @@ def _inputs(design, columns, by, level):
                                   "needs numbers")
     if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < float(level) < 1:
         raise DispersionError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}")
-    if by is None:
-        return cols, np.zeros(design.n, dtype=np.int64), pd.DataFrame(index=range(1))
-    by_cols = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in by_cols if c not in design.data.columns]
-    if not by_cols or missing:
-        raise DispersionError(f"by= names column(s) {missing or by_cols!r} not in the design's data")
-    grouped = design.data[by_cols].groupby(by_cols, sort=True, dropna=True, observed=True)
-    codes = grouped.ngroup().to_numpy(dtype=float)
-    codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)   # missing by value: in no domain
-    keys = grouped.size().index.to_frame(index=False).reset_index(drop=True)
+    codes, keys = design.domains(by, DispersionError)
     return cols, codes, keys
 
 

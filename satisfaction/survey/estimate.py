@@ -164,12 +164,15 @@ def compare(result: pd.DataFrame, *, variable: str | None = None, level: float =
     return pairwise(part["estimate"].to_numpy(), vcov(part).to_numpy(), level=level, names=labels, seed=seed)
 
 
-def _domains(design: SurveyDesign, by) -> tuple[np.ndarray, pd.DataFrame]:
-    if by is None:
-        return np.zeros(design.n, dtype=np.int64), pd.DataFrame(index=[0])
-    cols = [by] if isinstance(by, str) else list(by)
-    codes, uniques = pd.MultiIndex.from_frame(design.data[cols]).factorize(sort=True)
-    return codes, pd.DataFrame(list(uniques), columns=cols)
+def _domains(design: SurveyDesign, by) -> tuple[np.ndarray, pd.DataFrame, int]:
+    """Domain codes, the domains' keys, and how many domains to compute: rows whose ``by`` value
+    is missing belong to no published domain (as in ``svyby``) — they get one extra code, computed
+    alongside and dropped, so that the design's strata and PSUs stay whole."""
+    codes, keys = design.domains(by)
+    D = len(keys)
+    if (codes < 0).any():
+        return np.where(codes < 0, D, codes), keys, D + 1
+    return codes, keys, D
 
 
 def _values(design: SurveyDesign, columns) -> tuple[list[str], np.ndarray]:
@@ -306,14 +309,15 @@ def _covariance_from(design: SurveyDesign, method: str, kept, center=None):
 
 def _estimate(design: SurveyDesign, y, cols, kind, by, method, level, x=None) -> pd.DataFrame:
     method = design.method(method)
-    domain, by_frame = _domains(design, by)
+    domain, by_frame, n_all = _domains(design, by)
     D = len(by_frame)
-    est, n_obs, srs, parts = _point_parts(design, y, domain, D, kind, x)
+    est, n_obs, srs, parts = _point_parts(design, y, domain, n_all, kind, x)
+    est, n_obs, srs = est[:D], n_obs[:D], srs[:D]
     if method == "linearization":
         var, kept = _linearized_var(design, parts, domain, D, kind)
         center = None
     else:
-        thetas = _replicate_estimates(design, y, domain, D, kind, x)
+        thetas = _replicate_estimates(design, y, domain, n_all, kind, x)[:, :D]
         kept, center = thetas.reshape(thetas.shape[0], -1), est.ravel()
         var = design.replicate_variance(kept, center).reshape(est.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -374,9 +378,10 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
     """
     method = design.method(method)
     cols, y = _values(design, columns)
-    domain, by_frame = _domains(design, by)
+    domain, by_frame, n_all = _domains(design, by)
     D, p = len(by_frame), len(cols)
-    est, n_obs, _, parts = _point_parts(design, y, domain, D, "mean")
+    est, n_obs, _, parts = _point_parts(design, y, domain, n_all, "mean")
+    est, n_obs = est[:D], n_obs[:D]
     frames = [coefficients(pd.Series(n_obs[d] > 0, index=cols)) if callable(coefficients) else coefficients
               for d in range(D)]
     names = list(frames[0].index)
@@ -397,7 +402,7 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
             blocks.append(sparse.csc_matrix(dev))
         kept = sparse.hstack(blocks, format="csc")
     else:
-        thetas = _replicate_estimates(design, y, domain, D, "mean")       # B × D × p
+        thetas = _replicate_estimates(design, y, domain, n_all, "mean")[:, :D]       # B × D × p
         reps = np.einsum("dkp,bdp->bdk", coef_d, np.nan_to_num(thetas))
         kept, center = reps.reshape(reps.shape[0], D * k), comb.ravel()
         var = design.replicate_variance(kept, center).reshape(D, k)

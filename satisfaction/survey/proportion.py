@@ -107,19 +107,8 @@ def _column(design: SurveyDesign, column) -> pd.Series:
 
 
 def _domains(design: SurveyDesign, by) -> tuple[np.ndarray, pd.DataFrame]:
-    """Domain code of every row (−1 where a ``by`` value is missing: those rows belong to no domain,
-    as in ``svyby``) and the domains' keys, sorted."""
-    if by is None:
-        return np.zeros(design.n, dtype=np.int64), pd.DataFrame(index=range(1))
-    cols = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in cols if c not in design.data.columns]
-    if not cols or missing:
-        raise ProportionError(f"by= names column(s) {missing or cols!r} not in the design's data")
-    grouped = design.data[cols].groupby(cols, sort=True, dropna=True, observed=True)
-    codes = grouped.ngroup().to_numpy(dtype=float)
-    codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
-    keys = grouped.size().index.to_frame(index=False)
-    return codes, keys.reset_index(drop=True)
+    """Domain code of every row (−1: a missing ``by`` value, in no domain, as ``svyby``) and the keys."""
+    return design.domains(by, ProportionError)
 
 
 def _indicator(values: pd.Series, column: str, at_least, category) -> tuple[str, np.ndarray]:

@@ -280,19 +280,9 @@ def _check_inputs(design, columns, quantiles, interval, qrule, level, method):
     return cols, probs.astype(float), method
 
 
-def _domains(design: SurveyDesign, by):
-    """Domain code per row (−1: a missing ``by`` value, in no domain, as ``svyby``) and the keys."""
-    if by is None:
-        return np.zeros(design.n, dtype=np.int64), pd.DataFrame(index=range(1))
-    cols = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in cols if c not in design.data.columns]
-    if not cols or missing:
-        raise QuantileError(f"by= names column(s) {missing or cols!r} not in the design's data")
-    grouped = design.data[cols].groupby(cols, sort=True, dropna=True, observed=True)
-    codes = grouped.ngroup().to_numpy(dtype=float)
-    codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
-    keys = grouped.size().index.to_frame(index=False).reset_index(drop=True)
-    return codes, keys
+def _domains(design: SurveyDesign, by) -> tuple[np.ndarray, pd.DataFrame]:
+    """Domain code of every row (−1: a missing ``by`` value, in no domain, as ``svyby``) and the keys."""
+    return design.domains(by, QuantileError)
 
 
 def _degf(design: SurveyDesign, method: str, rows: np.ndarray, reps: np.ndarray | None) -> float:

@@ -90,18 +90,10 @@ def _categories(values: pd.Series) -> tuple[np.ndarray, list]:
 
 def _domains(design: SurveyDesign, by) -> tuple[np.ndarray, pd.DataFrame]:
     """Domain code per row (−1 where a ``by`` value is missing) and the domains' keys, sorted."""
-    if by is None:
-        return np.zeros(design.n, dtype=np.int64), pd.DataFrame(index=[0])
-    cols = [by] if isinstance(by, str) else list(by)
-    for c in cols:
-        _check_column(design, c, "by column")
-    if len(cols) == 1:
-        codes, uniques = pd.factorize(design.data[cols[0]], sort=True)
-        keys = pd.DataFrame({cols[0]: np.asarray(uniques, dtype=object)})
-    else:
-        codes, uniques = pd.MultiIndex.from_frame(design.data[cols]).factorize(sort=True)
-        keys = pd.DataFrame(list(uniques), columns=cols)
-    return np.asarray(codes, dtype=np.int64), keys
+    if by is not None:
+        for c in [by] if isinstance(by, str) else list(by):
+            _check_column(design, c, "by column")
+    return design.domains(by, CrosstabError)
 
 
 def _domain_label(keys: pd.DataFrame, d: int) -> str:
