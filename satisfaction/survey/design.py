@@ -350,6 +350,20 @@ class SurveyDesign:
         return replicate_variance(thetas, full, scale=rep.scale, rscales=rep.rscales, mse=rep.mse,
                                   full=covariance)
 
+    def numeric_columns(self, columns, what: str, error: type[Exception] = None) -> list[str]:
+        """``columns`` (a name or a list) checked to be numeric columns of the data; otherwise
+        ``error`` (default :class:`DesignError`) names the column and says ``what`` needs numbers."""
+        cols = [columns] if isinstance(columns, str) else list(columns)
+        error = error or DesignError
+        if not cols:
+            raise error("give at least one column")
+        for c in cols:
+            if c not in self.data.columns:
+                raise error(f"no column {c!r} in the design's data")
+            if not pd.api.types.is_numeric_dtype(self.data[c]):
+                raise error(f"column {c!r} is not numeric (dtype {self.data[c].dtype}); {what} need numbers")
+        return cols
+
     def domains(self, by, error: type[Exception] = None) -> tuple[np.ndarray, pd.DataFrame]:
         """Domain code of every row and the domains' keys (one row each, sorted): ``by`` is a
         column or a list of columns (``None``: one domain). A row whose ``by`` value is missing

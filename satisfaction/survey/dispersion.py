@@ -78,15 +78,7 @@ class CovarianceFrame(pd.DataFrame):
 def _inputs(design, columns, by, level):
     if not isinstance(design, SurveyDesign):
         raise DispersionError(f"design must be a SurveyDesign, got {type(design).__name__}")
-    cols = [columns] if isinstance(columns, str) else list(columns)
-    if not cols:
-        raise DispersionError("give at least one column")
-    for c in cols:
-        if c not in design.data.columns:
-            raise DispersionError(f"no column {c!r} in the design's data")
-        if not pd.api.types.is_numeric_dtype(design.data[c]):
-            raise DispersionError(f"column {c!r} is not numeric (dtype {design.data[c].dtype}); a variance "
-                                  "needs numbers")
+    cols = design.numeric_columns(columns, "variances", DispersionError)
     if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < float(level) < 1:
         raise DispersionError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}")
     codes, keys = design.domains(by, DispersionError)

@@ -251,15 +251,7 @@ def _hf3(X: np.ndarray, W: np.ndarray, nz: np.ndarray):
 def _check_inputs(design, columns, quantiles, interval, qrule, level, method):
     if not isinstance(design, SurveyDesign):
         raise QuantileError(f"design must be a SurveyDesign, got {type(design).__name__}")
-    cols = [columns] if isinstance(columns, str) else list(columns)
-    if not cols:
-        raise QuantileError("give at least one column")
-    for c in cols:
-        if c not in design.data.columns:
-            raise QuantileError(f"no column {c!r} in the design's data")
-        if not pd.api.types.is_numeric_dtype(design.data[c]):
-            raise QuantileError(f"column {c!r} is not numeric (dtype {design.data[c].dtype}); quantiles need "
-                                "numbers")
+    cols = design.numeric_columns(columns, "quantiles", QuantileError)
     probs = np.atleast_1d(np.asarray(quantiles, dtype=object))
     if probs.ndim != 1 or probs.size == 0:
         raise QuantileError(f"quantiles must be one or more probabilities in [0, 1], got {quantiles!r}")
