@@ -142,3 +142,10 @@ def test_stage_modules_are_reachable_from_the_package():
     assert callable(sat.weighting.rake) and callable(sat.estimate.mean) and callable(sat.schemes.ahp)
     with pytest.raises(AttributeError):
         sat.no_such_stage
+
+
+def test_weighting_method_is_checked(tmp_path, raw):
+    errors = load_mutated(tmp_path, raw, lambda d: d["weighting"].update(method="ipf"))
+    assert "weighting.method: 'ipf' is not one of raking, linear, poststratify" in errors
+    errors = load_mutated(tmp_path, raw, lambda d: d["weighting"].update(method="poststratify"))
+    assert "poststratify uses one margin (crossed cells), got 3" in errors

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import satisfaction as sat
 from satisfaction import estimate as est
 from satisfaction import weighting as wt
 from satisfaction.design import SurveyDesign, bootstrap_weights
@@ -258,3 +259,29 @@ def test_design_errors():
         est.mean(SurveyDesign(df, strata="city", fpc="fpc"), "y")
     with pytest.raises(DesignError, match="no replicate weights"):
         est.mean(SurveyDesign(df), "y", method="replicate")
+
+
+@pytest.mark.parametrize("method", ["raking", "linear"])
+def test_the_codebook_names_the_calibration_and_replicates_follow_it(tmp_path, survey_2024, method):
+    """survey_design calibrates as the codebook's weighting.method says; replicate_design's
+    replicates are re-calibrated the same way (each replicate hits the population margins)."""
+    import shutil
+
+    import yaml
+
+    from conftest import CODEBOOK
+
+    shutil.copytree(CODEBOOK.parent / "population", tmp_path / "population")
+    raw = yaml.safe_load(CODEBOOK.read_text(encoding="utf-8"))
+    raw["weighting"]["method"] = method
+    (tmp_path / "codebook.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    cb = sat.load_codebook(tmp_path / "codebook.yaml")
+    design = wt.survey_design(survey_2024.data, cb)
+    assert design.calibrations[-1].kind == {"raking": "raking", "linear": "linear"}[method]
+    reps = wt.replicate_design(design, cb, replicates=20, seed=1)
+    W = pd.DataFrame(reps.replicates.weights)
+    for margin in ("sex_age", "education", "residence"):   # every replicate hits the full sample's margins
+        key = [design.data["city"].to_numpy(), design.data[wt.MARGIN_PREFIX + margin].to_numpy()]
+        totals = W.groupby(key).sum().to_numpy()
+        full = pd.Series(design.weights).groupby(key).sum().to_numpy()
+        np.testing.assert_allclose(totals, np.repeat(full[:, None], 20, axis=1), rtol=1e-6)

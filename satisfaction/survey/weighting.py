@@ -385,8 +385,17 @@ def _calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray, metho
                          tol: float) -> np.ndarray:
     """g-weights of linear (``1 + xᵀλ``) or raking (``exp(xᵀλ)``) calibration of the weights ``d``
     (n, or n × B: every column calibrated to the same ``totals``, all at once), as R's ``grake``."""
+    from scipy.linalg import qr
+
     single = d.ndim == 1
     D = d[:, None] if single else d
+    # margin dummies are linearly dependent (each margin's cells sum to one): keep an independent
+    # set of columns — the dropped totals follow from the kept ones when the margins agree
+    _, r, pivot = qr(x, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    keep = np.sort(pivot[:int((diag > 1e-9 * diag.max()).sum())]) if diag.size else pivot
+    full_x, full_totals = x, totals
+    x, totals = x[:, keep], totals[keep]
     lam = np.zeros((D.shape[1], x.shape[1]))
     for _ in range(1 if method == "linear" else max_iter):
         g = 1 + x @ lam.T if method == "linear" else np.exp(x @ lam.T)
@@ -394,7 +403,11 @@ def _calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray, metho
         resid = totals[None, :] - (x.T @ w).T                             # B × q
         # d(Σ w x)/dλ: Σ d x xᵀ (linear, at λ = 0) or Σ w x xᵀ (raking)
         A = np.einsum("ni,nb,nj->bij", x, D if method == "linear" else w, x)
-        lam = lam + np.einsum("bij,bj->bi", np.linalg.pinv(A), resid)   # all replicates at once
+        try:
+            lam = lam + np.linalg.solve(A, resid[..., None])[..., 0]      # all replicates at once
+        except np.linalg.LinAlgError:
+            raise WeightingError("calibration is impossible: a replicate or group has no respondent (or zero "
+                                 "weight) in some calibration cell") from None
         if method == "linear":
             break
         scale = np.maximum(np.abs(totals), 1.0)
@@ -403,6 +416,11 @@ def _calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray, metho
     else:
         raise WeightingError(f"raking calibration did not converge within {max_iter} iterations")
     g = 1 + x @ lam.T if method == "linear" else np.exp(x @ lam.T)
+    missed = np.abs(full_x.T @ (D * g) - full_totals[:, None]) / np.maximum(np.abs(full_totals), 1.0)[:, None]
+    if np.nanmax(missed, initial=0.0) > 1e-6:
+        raise WeightingError("calibration cannot reach the population totals (largest relative miss "
+                             f"{np.nanmax(missed):.3g}): a replicate or group may have no respondent in a cell, "
+                             "or the margins' totals disagree")
     return g[:, 0] if single else g
 
 
