@@ -140,7 +140,7 @@ def cmd_index(args) -> int:
         from .schemes import weights_for
 
         options = {"allow_inconsistent": True} if args.allow_inconsistent and args.scheme == "ahp" else {}
-        scores = weighted_scores(design, cb, method=args.method, weights=weights_for(args.scheme, cb, **options),
+        scores = weighted_scores(design, cb, method=args.method, tree_weights=weights_for(args.scheme, cb, **options),
                                  min_share=args.min_share)
     table = score_table(scores, cb)
     lang = args.lang

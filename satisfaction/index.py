@@ -66,13 +66,13 @@ def _weighted_mean(scores: pd.DataFrame, weights: dict[str, float], aggregation:
     return out.where((den > 0) & (den >= min_share * w.sum() - 1e-12))
 
 
-@renamed(method="aggregation")
-def aggregate_tree(item_scores: pd.DataFrame, codebook: Codebook, *, weights=None, aggregation: str = "arithmetic",
+@renamed(method="aggregation", weights="tree_weights")
+def aggregate_tree(item_scores: pd.DataFrame, codebook: Codebook, *, tree_weights=None, aggregation: str = "arithmetic",
                    min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Combine 0–100 item scores up the tree.
 
     ``item_scores`` has one row per unit (respondent or city) and one column per index item.
-    ``weights``: a :class:`~satisfaction.schemes.TreeWeights` (default: the codebook's);
+    ``tree_weights``: a :class:`~satisfaction.schemes.TreeWeights` (default: the codebook's);
     ``aggregation``: ``"arithmetic"`` or ``"geometric"``; ``min_share``: the share of a node's weight
     that must be answered for the node to have a score. Returns one column per second-level
     indicator, first-level indicator and the index, in tree order top-down (index first).
@@ -81,7 +81,7 @@ def aggregate_tree(item_scores: pd.DataFrame, codebook: Codebook, *, weights=Non
         raise ValueError(f"aggregation must be one of {METHODS}, got {aggregation!r}")
     if not 0 <= min_share <= 1:
         raise ValueError(f"min_share must be between 0 and 1, got {min_share!r}")
-    node_weights = (lambda n: n.weights) if weights is None else (lambda n: weights.node(n.code))
+    node_weights = (lambda n: n.weights) if tree_weights is None else (lambda n: tree_weights.node(n.code))
     out: dict[str, pd.Series] = {}
     for dim in codebook.dimensions:
         for ind in dim.children:
@@ -104,31 +104,31 @@ def unit_item_means(data: pd.DataFrame, codebook: Codebook, *, by: str = "city",
     return (num / den.where(den > 0)).rename_axis(by)
 
 
-@renamed(method="aggregation")
-def unit_scores(data: pd.DataFrame, codebook: Codebook, *, by: str = "city", weights=None,
+@renamed(method="aggregation", weights="tree_weights")
+def unit_scores(data: pd.DataFrame, codebook: Codebook, *, by: str = "city", tree_weights=None,
                 aggregation: str = "arithmetic", min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Index, first- and second-level scores per unit (mean-level aggregation, unweighted).
 
     Returns one row per unit with ``n`` (respondents), the index, each first-level and second-level
     indicator score (0–100) and ``rank`` (1 = highest index; ties share the better rank), sorted by
-    rank. ``weights``/``aggregation``/``min_share`` as in :func:`aggregate_tree`.
+    rank. ``tree_weights``/``aggregation``/``min_share`` as in :func:`aggregate_tree`.
     """
     means = unit_item_means(data, codebook, by=by)
-    tree = aggregate_tree(means, codebook, weights=weights, aggregation=aggregation, min_share=min_share)
+    tree = aggregate_tree(means, codebook, tree_weights=tree_weights, aggregation=aggregation, min_share=min_share)
     n = data.groupby(by, sort=True).size().rename("n")
     out = pd.concat([n, tree], axis=1)
     out.insert(0, "rank", out[codebook.tree.code].rank(ascending=False, method="min").astype("Int64"))
     return out.sort_values(["rank", codebook.tree.code], ascending=[True, False]).reset_index().rename(columns={"index": by})
 
 
-@renamed(method="aggregation")
-def respondent_scores(data: pd.DataFrame, codebook: Codebook, *, weights=None, aggregation: str = "arithmetic",
+@renamed(method="aggregation", weights="tree_weights")
+def respondent_scores(data: pd.DataFrame, codebook: Codebook, *, tree_weights=None, aggregation: str = "arithmetic",
                       min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Respondent-level scores: each respondent's items combined up the tree (re-normalising over
     the items they answered, when they answered at least ``min_share`` of each node's weight). The
     mean of these differs from :func:`unit_scores` when respondents skip items, because each
     respondent's own answers are weighted up to fill the gaps."""
-    return aggregate_tree(rescale_items(data[codebook.index_items], codebook), codebook, weights=weights,
+    return aggregate_tree(rescale_items(data[codebook.index_items], codebook), codebook, tree_weights=tree_weights,
                           aggregation=aggregation, min_share=min_share)
 
 
@@ -145,7 +145,8 @@ def sample_sizes(data: pd.DataFrame, codebook: Codebook, *, by: str = "city") ->
 # ---- weighted scores with standard errors ---------------------------------------------------------
 
 
-def tree_coefficients(codebook: Codebook, available: pd.Series | None = None, *, weights=None,
+@renamed(weights="tree_weights")
+def tree_coefficients(codebook: Codebook, available: pd.Series | None = None, *, tree_weights=None,
                       min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Coefficients ``c[node, item]`` with ``score(node) = Σ_item c · score(item)``.
 
@@ -158,19 +159,19 @@ def tree_coefficients(codebook: Codebook, available: pd.Series | None = None, *,
     unit = pd.DataFrame(np.eye(len(items)), columns=items)
     if available is not None:
         unit.loc[:, ~available.reindex(items, fill_value=False).to_numpy()] = np.nan
-    coef = aggregate_tree(unit, codebook, weights=weights, min_share=min_share).T
+    coef = aggregate_tree(unit, codebook, tree_weights=tree_weights, min_share=min_share).T
     coef.columns = items
     return coef.fillna(0.0)
 
 
-@renamed(ci="level")
+@renamed(ci="level", weights="tree_weights")
 def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str = "linearization",
-                    level: float = 0.95, weights=None, min_share: float = MIN_SHARE) -> pd.DataFrame:
+                    level: float = 0.95, tree_weights=None, min_share: float = MIN_SHARE) -> pd.DataFrame:
     """Every node of the tree per unit, from the design's weights, with SE and confidence interval.
 
     Node scores are linear combinations of the units' weighted item means (rescaled to 0–100), so
     their SEs come from the combined influence values (Taylor linearisation, accounting for the
-    raking) or from the replicate weights (``method="replicate"``). ``weights``: fixed tree
+    raking) or from the replicate weights (``method="replicate"``). ``tree_weights``: fixed tree
     weights (:class:`~satisfaction.schemes.TreeWeights`; default the codebook's). For weights
     estimated from the same data (entropy, PCA) use :func:`replicate_scores`, which re-estimates
     them in every replicate.
@@ -186,7 +187,7 @@ def weighted_scores(design, codebook: Codebook, *, by: str = "city", method: str
     work = replace(design, data=pd.concat([design.data.drop(columns=scored.columns, errors="ignore"), scored], axis=1))
 
     def coefficients(available: pd.Series) -> pd.DataFrame:
-        coef = tree_coefficients(codebook, available.rename(lambda c: c.removeprefix("score:")), weights=weights,
+        coef = tree_coefficients(codebook, available.rename(lambda c: c.removeprefix("score:")), tree_weights=tree_weights,
                                  min_share=min_share)
         return coef.add_prefix("score:")
 

@@ -317,15 +317,16 @@ def rank_correlation(a, b) -> pd.Series:
                       "units": len(common)})
 
 
-@renamed(ci="level")
-def versus_average(estimates, cov, *, weights=None, level: float = 0.95, names=None) -> pd.DataFrame:
-    """Each unit against the (weighted) average of all units, ``θ_j − Σ a_k θ_k``, with its SE from
-    the full covariance (the unit is part of the average), CI, p and Holm-adjusted p."""
+@renamed(ci="level", weights="sizes")
+def versus_average(estimates, cov, *, sizes=None, level: float = 0.95, names=None) -> pd.DataFrame:
+    """Each unit against the average of all units weighted by their ``sizes`` (population, retail
+    sales; default equal), ``θ_j − Σ a_k θ_k`` with ``a = sizes / Σ sizes``, with its SE from the
+    full covariance (the unit is part of the average), CI, p and Holm-adjusted p."""
     from statsmodels.stats.multitest import multipletests
 
     est, v, _, units = _inputs(estimates, cov, names)
     p = est.size
-    a = np.full(p, 1 / p) if weights is None else np.asarray(weights, dtype=float) / np.sum(weights)
+    a = np.full(p, 1 / p) if sizes is None else np.asarray(sizes, dtype=float) / np.sum(sizes)
     contrasts = np.eye(p) - a[None, :]
     diff = contrasts @ est
     se = np.sqrt(np.einsum("ij,jk,ik->i", contrasts, v, contrasts))

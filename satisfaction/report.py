@@ -258,7 +258,7 @@ class AnnualReport:
         return {"sets": sets, "pairs": pairs, "tiers": tiers(est, pairs),
                 "best": tau_best(est, var, tau, n_draws=RANK_DRAWS, seed=self.year),
                 "worst": tau_best(est, var, tau, n_draws=RANK_DRAWS, seed=self.year, worst=True),
-                "average": versus_average(est, var, weights=sizes), "tau": tau}
+                "average": versus_average(est, var, sizes=sizes), "tau": tau}
 
     def ranking_markdown(self) -> str:
         r = self.ranking

@@ -122,7 +122,7 @@ def test_change_correlation_and_average():
     assert out.loc["a", "significant"] and not out.loc["b", "significant"]
     corr = rk.rank_correlation(pd.Series([1, 2, 3, 4]), pd.Series([1, 2, 3, 4]))
     assert corr["kendall_tau"] == pytest.approx(1.0) and corr["spearman_rho"] == pytest.approx(1.0)
-    avg = rk.versus_average(np.array([80.0, 70, 71, 70.5]), np.full(4, 0.2), weights=[1, 2, 3, 4])
+    avg = rk.versus_average(np.array([80.0, 70, 71, 70.5]), np.full(4, 0.2), sizes=[1, 2, 3, 4])
     assert (avg["difference"] * np.array([1, 2, 3, 4])).sum() == pytest.approx(0.0, abs=1e-9)
     assert avg.loc[0, "position"] == "above"
 

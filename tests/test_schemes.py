@@ -137,7 +137,7 @@ def test_geometric_never_exceeds_arithmetic(codebook, data):
 def test_constant_respondent_scores_that_constant_under_every_scheme(scheme, method, codebook, city_means):
     w = schemes.weights_for(scheme, codebook, city_means)
     row = pd.DataFrame([[63.0] * len(codebook.index_items)], columns=codebook.index_items)
-    out = idx.aggregate_tree(row, codebook, weights=w, aggregation=method)
+    out = idx.aggregate_tree(row, codebook, tree_weights=w, aggregation=method)
     np.testing.assert_allclose(out.to_numpy(), 63.0)
 
 
@@ -157,7 +157,7 @@ def test_stacked_aggregation_equals_the_frame_version(codebook, city_means):
     for scheme in ("fixed", "entropy"):
         w = schemes.weights_for(scheme, codebook, city_means)
         for method in ("arithmetic", "geometric"):
-            frame = idx.aggregate_tree(city_means, codebook, weights=w, aggregation=method)
+            frame = idx.aggregate_tree(city_means, codebook, tree_weights=w, aggregation=method)
             stack = idx.aggregate_arrays(city_means.to_numpy()[None], items, codebook, w.weights,
                                          geometric=method == "geometric")
             for node, values in stack.items():

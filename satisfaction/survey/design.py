@@ -378,7 +378,9 @@ class SurveyDesign:
         grouped = self.data[cols].groupby(cols, sort=True, dropna=True, observed=True)
         codes = grouped.ngroup().to_numpy(dtype=float)
         codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
-        keys = grouped.size().index.to_frame(index=False).reset_index(drop=True)
+        index = grouped.size().index
+        # plain values, their dtype inferred afresh (as the estimators have always keyed their output)
+        keys = pd.DataFrame([v if isinstance(v, tuple) else (v,) for v in index], columns=cols)
         return codes, keys
 
     def method(self, method: str | None = None) -> str:
