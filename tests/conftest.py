@@ -1,10 +1,19 @@
 """Shared fixtures: the bundled codebook, and small raw exports built from the demo survey."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# Property tests: in CI (CI set, as `.ci/run` runs) a fixed, derandomised sequence of examples, so
+# that a run cannot fail by chance; locally random examples, with failures kept in hypothesis'
+# example database and replayed first next time.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 import satisfaction as sat
 from satisfaction import synth

@@ -37,7 +37,9 @@ def test_shares_sum_to_r2(seed, p):
     rw = drivers.relative_weights(data, cols, "y")
     sh = drivers.shapley_r2(data, cols, "y")
     full_r2 = np.corrcoef(np.column_stack([x, np.ones(80)]) @ np.linalg.lstsq(np.column_stack([x, np.ones(80)]), y, rcond=None)[0], y)[0, 1] ** 2
-    assert rw["raw"].sum() == pytest.approx(full_r2, abs=1e-9) and sh["raw"].sum() == pytest.approx(full_r2, abs=1e-9)
+    # rounding in the correlation solves grows with the conditioning of the predictors
+    tol = 1e-9 + 1e-15 * np.linalg.cond(np.corrcoef(x, rowvar=False)) ** 2
+    assert rw["raw"].sum() == pytest.approx(full_r2, abs=tol) and sh["raw"].sum() == pytest.approx(full_r2, abs=tol)
     assert rw["share"].sum() == pytest.approx(1.0) and sh["share"].sum() == pytest.approx(1.0)
 
 
