@@ -285,3 +285,12 @@ def test_the_codebook_names_the_calibration_and_replicates_follow_it(tmp_path, s
         totals = W.groupby(key).sum().to_numpy()
         full = pd.Series(design.weights).groupby(key).sum().to_numpy()
         np.testing.assert_allclose(totals, np.repeat(full[:, None], 20, axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("target", [0.0, 1e-9])
+def test_a_zero_target_for_a_category_with_respondents_is_refused(target):
+    df = pd.DataFrame({"city": ["A"] * 6, "sex": ["1", "1", "2", "2", "2", "1"]})
+    with pytest.raises(wt.WeightingError, match=r"city='A', variable 'sex': category '2' has 3 respondent\(s\) but "
+                                               r"target .* their weights would vanish"):
+        wt.rake(df, pd.DataFrame({"city": ["A", "A"], "variable": ["sex", "sex"], "category": ["1", "2"],
+                                  "target": [1000.0, target]}), by="city")

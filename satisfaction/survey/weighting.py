@@ -16,8 +16,9 @@ Margins are given as a tidy table with columns ``variable``, ``category`` and ``
 are population counts, or shares (a variable whose targets sum to 1), which are scaled to the
 group's initial weight total. Impossible margins raise :class:`WeightingError` naming the group,
 variable, category and value: a category with a target but no respondents, respondents in a
-category with no target, negative or missing targets, margins whose totals disagree, or no
-convergence within ``max_iter``.
+category with no target or a zero target (at most :data:`NEGLIGIBLE_TARGET` of the group's
+total), negative or missing targets, margins whose totals disagree, or no convergence within
+``max_iter``.
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class WeightingError(SatisfactionError):
 
 
 TOTAL_TOLERANCE = 1e-3  # relative disagreement allowed between the totals of a group's margins
+#: A target at most this share of its group's total, for a category with respondents, is refused.
+NEGLIGIBLE_TARGET = 1e-6
 
 
 @dataclass
@@ -129,6 +132,14 @@ def _prepare(df: pd.DataFrame, margins, weights: np.ndarray, by: str | None,
         for c in np.flatnonzero((counts == 0) & (np.nan_to_num(targets) > 0)):
             g, cat = labels[c]
             problems.append(f"{where(g)}variable {var!r}: category {cat!r} has target {targets[c]:g} but no respondents")
+        # a target of (almost) zero would weight its respondents down to (almost) nothing: refused
+        group_sum = np.nansum(targets.reshape(len(group_labels), len(cats)), axis=1)
+        tiny = (counts > 0) & ~np.isnan(targets) & (targets <= NEGLIGIBLE_TARGET * group_sum[np.arange(len(targets)) // len(cats)])
+        for c in np.flatnonzero(tiny):
+            g, cat = labels[c]
+            problems.append(f"{where(g)}variable {var!r}: category {cat!r} has {counts[c]} respondent(s) but target "
+                            f"{targets[c]:g} (at most {NEGLIGIBLE_TARGET:g} of the total): their weights would vanish; "
+                            "correct the target or merge the category")
         targets = np.nan_to_num(targets)
         per_group = targets.reshape(len(group_labels), len(cats))
         sums = per_group.sum(axis=1)
