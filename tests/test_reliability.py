@@ -336,3 +336,22 @@ def test_weighted_kmo_and_bartlett_agree_with_psych_on_the_weighted_correlations
     assert test["df"] == expected["df"] and test["n"] == expected["n"]
     # weights matter: the unweighted statistic differs
     assert rel.kmo(items, missing="listwise")[0] != pytest.approx(expected["kmo"], abs=1e-6)
+
+
+@pytest.mark.parametrize("case", ["bfi_agree", "attitude_reversed"])
+def test_omega_reverses_negatively_loading_items_as_psych(case):
+    """psych::omega flips items that load negatively (flip = TRUE) and names them; so do we
+    (tests/reference/psych_omega_reversed.R)."""
+    ref = json.loads((REF / "psych_omega_reversed.json").read_text())[case]
+    if case == "bfi_agree":
+        items = pd.read_csv(REF / "data" / "bfi_agree.csv")
+    else:
+        items = pd.read_csv(REF / "data" / "attitude.csv")
+        items["critical"] = 100 - items["critical"]
+    reversed_ = [ref["reversed"]] if isinstance(ref["reversed"], str) else ref["reversed"]
+    out = rel.omega(items)
+    close(out["omega_total"], ref["omega_total"])
+    assert list(out["reversed"]) == reversed_
+    kept = rel.omega(items, flip=False)
+    close(kept["omega_total"], ref["omega_total_unflipped"])
+    assert kept["reversed"] == ()
