@@ -51,6 +51,8 @@ from .codebook import Codebook, load_codebook, normalize_header
 from .errors import Problem, ValidationError
 
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".sav")
+#: The longest plausible interview, in seconds (rule ``out_of_range`` above it).
+MAX_DURATION_SEC = 86_400
 #: Problems that concern a whole column: in lenient mode the column is left out, the rows kept.
 COLUMN_RULES = {"unknown_header", "personal_data"}
 #: Problems that make a whole file unusable: in lenient mode all its rows are rejected.
@@ -108,10 +110,21 @@ def decode_bytes(blob: bytes, file: str) -> tuple[str, str]:
 
     Returns ``(text, encoding)``; raises :class:`ValidationError` with rule ``encoding`` otherwise.
     """
-    if blob.startswith(codecs.BOM_UTF8):
-        return blob[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
-    if blob.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return blob.decode("utf-16"), "utf-16"
+    for bom, codec, name in ((codecs.BOM_UTF8, "utf-8", "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16", "utf-16"),
+                             (codecs.BOM_UTF16_BE, "utf-16", "utf-16")):
+        if blob.startswith(bom):
+            try:
+                return (blob[len(bom):].decode(codec) if codec == "utf-8" else blob.decode(codec)), name
+            except UnicodeDecodeError as exc:
+                # a BOM declares the encoding; bytes that break it (a row pasted from a GBK file) are an error
+                at = exc.start + (len(bom) if codec == "utf-8" else 0)
+                line = blob[:at].count(b"\n") + 1
+                raise ValidationError([Problem(
+                    file, "encoding",
+                    f"the file starts with a {name.upper()} byte-order mark but byte 0x{blob[at]:02X} at offset {at} "
+                    f"(line {line}) is not {codec.upper()}: part of the file was saved in another encoding (GBK?); "
+                    "save the whole export again as UTF-8 CSV",
+                    row=line, value=blob[max(0, at - 8): at + 8].hex(" "))]) from None
     try:
         return blob.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
@@ -340,6 +353,11 @@ def validate_table(codebook: Codebook, table: RawTable, mapping: dict[int, str],
         num = pd.to_numeric(text.where(text.ne("")), errors="coerce")
         check.flag(text.ne("") & num.isna(), "duration_sec", "non_numeric", "the duration is not a number", raw["duration_sec"])
         check.flag(num.notna() & (num < 0), "duration_sec", "out_of_range", "the duration must not be negative", raw["duration_sec"])
+        check.flag(num.notna() & ~np.isfinite(num.to_numpy(dtype=float, na_value=0.0)), "duration_sec", "not_finite",
+                   "the duration must be a finite number of seconds", raw["duration_sec"])
+        check.flag(num.notna() & np.isfinite(num.to_numpy(dtype=float, na_value=0.0)) & (num > MAX_DURATION_SEC),
+                   "duration_sec", "out_of_range", f"an interview cannot last more than {MAX_DURATION_SEC:,} seconds "
+                   "(a day)", raw["duration_sec"])
         out["duration_sec"] = num.astype(float)
     if "interviewer" in raw:
         out["interviewer"] = _clean(raw["interviewer"]).astype("string")

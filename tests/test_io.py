@@ -427,3 +427,35 @@ def test_cli_help_teaches(capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "examples:" in out and "--lenient" in out and "rows in = rows kept + rows rejected" in out
+
+
+def test_a_bom_file_with_gbk_bytes_names_the_file_line_and_offset(tmp_path, codebook, export):
+    """A UTF-8 BOM followed by a row saved in GBK: an encoding problem naming the line and byte
+    offset, not a bare codec error (and lenient mode reports it the same way)."""
+    text = export.to_csv(index=False)
+    head, second, rest = text.split("\n", 2)
+    blob = codecs_bom() + (head + "\n").encode("utf-8") + (second + "\n").encode("gbk") + rest.encode("utf-8")
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(blob)
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "encoding")
+    assert p.file.endswith("mixed.csv") and p.row == 2 and "byte-order mark" in p.message and "offset" in p.message
+    lenient = load(path, codebook, strict=False)
+    assert any(q.rule == "encoding" for q in lenient.problems)
+
+
+def codecs_bom() -> bytes:
+    import codecs
+
+    return codecs.BOM_UTF8
+
+
+@pytest.mark.parametrize("value, rule", [("inf", "not_finite"), ("1e308", "out_of_range"), ("90000", "out_of_range")])
+def test_implausible_durations_are_named(tmp_path, codebook, export, value, rule):
+    bad = export.copy()
+    bad.loc[3, header_of(codebook, "duration_sec")] = value
+    with pytest.raises(sat.ValidationError) as info:
+        load(write_csv(bad, tmp_path / "d.csv"), codebook)
+    (p,) = only_problem(info, rule)
+    assert p.row == 5 and p.value == value and p.column == header_of(codebook, "duration_sec")
