@@ -214,7 +214,9 @@ def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
     cells.columns = range(cells.shape[1])
     if len(cells) == 0:
         raise ValidationError([Problem(name, "empty_file", "the file has a header row but no answer rows")])
-    return RawTable(name, headers, cells.astype(str), fmt, encoding, sha, first_row, labels)
+    # a short row leaves its last cells missing: they are empty cells, like any other
+    cells = cells.astype(object).where(cells.notna(), "").astype(str)
+    return RawTable(name, headers, cells, fmt, encoding, sha, first_row, labels)
 
 
 def csv_error():

@@ -459,3 +459,15 @@ def test_implausible_durations_are_named(tmp_path, codebook, export, value, rule
         load(write_csv(bad, tmp_path / "d.csv"), codebook)
     (p,) = only_problem(info, rule)
     assert p.row == 5 and p.value == value and p.column == header_of(codebook, "duration_sec")
+
+
+def test_a_short_row_under_an_unknown_column_is_a_problem_not_a_crash(tmp_path, codebook, export):
+    lines = export.assign(备注="好").to_csv(index=False).splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0]          # row 4 ends before the unknown last column
+    path = tmp_path / "short.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    assert only_problem(info, "unknown_header")[0].column == "备注"
+    lenient = load(path, codebook, strict=False)
+    assert len(lenient.data) + len(lenient.rejects) == len(export)
