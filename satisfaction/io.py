@@ -38,6 +38,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -241,6 +242,44 @@ def _looks_personal(codebook: Codebook, header: str, values: pd.Series) -> str |
     return None
 
 
+def _unanchored(pattern: re.Pattern) -> re.Pattern:
+    """A personal-value pattern (``^1[3-9]\\d{9}$``) that also finds the value inside a longer text."""
+    text = pattern.pattern
+    text = text[1:] if text.startswith("^") else text
+    text = text[:-1] if text.endswith("$") and not text.endswith("\\$") else text
+    return re.compile(r"(?<![0-9A-Za-z@.])(?:" + text + r")(?![0-9A-Za-z@])", pattern.flags)
+
+
+def _mask(match: re.Match) -> str:
+    """138****5678; an ID number keeps its first 6 and last 4 characters; an e-mail its first letter."""
+    s = match.group(0)
+    if "@" in s:
+        local, domain = s.split("@", 1)
+        return local[:1] + "***@" + domain
+    keep_head = 6 if len(s) >= 15 else 3
+    return s[:keep_head] + "*" * max(1, len(s) - keep_head - 4) + s[-4:]
+
+
+def mask_personal(text, codebook: Codebook) -> str:
+    """``text`` with every value matching the codebook's personal-data patterns masked, so that
+    problems and rejects can show where a phone number or ID was typed without repeating it."""
+    if text is None:
+        return text
+    out = str(text)
+    for pat in codebook.personal_value_patterns:
+        out = _unanchored(pat).sub(_mask, out)
+    return out
+
+
+def looks_personal_value(values: pd.Series, codebook: Codebook) -> np.ndarray:
+    """Which values are (or contain) a phone number, ID number or e-mail address."""
+    hit = np.zeros(len(values), dtype=bool)
+    text = values.astype(str)
+    for pat in codebook.personal_value_patterns:
+        hit |= text.str.contains(_unanchored(pat), regex=True).to_numpy(dtype=bool)
+    return hit
+
+
 def map_columns(codebook: Codebook, table: RawTable) -> tuple[dict[int, str], list[Problem]]:
     """Map a raw table's columns to codes; report unknown, personal, duplicate and missing columns."""
     lookup = codebook.header_map()
@@ -289,8 +328,9 @@ def _headers_of(codebook: Codebook, code: str) -> tuple[str, ...]:
 class _RowChecker:
     """Collects row-level problems from vectorised masks."""
 
-    def __init__(self, table: RawTable, column_names: dict[str, str]):
+    def __init__(self, table: RawTable, column_names: dict[str, str], codebook: Codebook | None = None):
         self.table = table
+        self.codebook = codebook
         self.column_names = column_names  # code -> raw header
         self.problems: list[Problem] = []
         self.bad = np.zeros(len(table.cells), dtype=bool)
@@ -301,8 +341,11 @@ class _RowChecker:
             return
         self.bad |= mask
         for pos in np.flatnonzero(mask):
+            value = str(values.iloc[pos])
+            if self.codebook is not None:
+                value = mask_personal(value, self.codebook)
             self.problems.append(Problem(self.table.file, rule, message, row=int(pos) + self.table.first_row,
-                                         column=self.column_names.get(code, code), value=str(values.iloc[pos])))
+                                         column=self.column_names.get(code, code), value=value))
 
 
 def _clean(series: pd.Series) -> pd.Series:
@@ -317,7 +360,7 @@ def validate_table(codebook: Codebook, table: RawTable, mapping: dict[int, str],
     """
     names = {code: table.headers[pos] for pos, code in mapping.items()}
     raw = pd.DataFrame({code: table.cells[pos] for pos, code in mapping.items()})
-    check = _RowChecker(table, names)
+    check = _RowChecker(table, names, codebook)
     n = len(raw)
     out: dict[str, pd.Series] = {}
 
@@ -327,6 +370,12 @@ def validate_table(codebook: Codebook, table: RawTable, mapping: dict[int, str],
         return values
 
     out["respondent_id"] = required_text("respondent_id")
+    for code in ("respondent_id", "interviewer"):
+        # a phone or ID number in a field the codebook knows is personal data all the same: never kept
+        if code in raw:
+            check.flag(looks_personal_value(_clean(raw[code]), codebook), code, "personal_data",
+                       "looks like personal data (a phone, ID-card number or e-mail); use a code instead — "
+                       "the value is never kept", raw[code])
 
     cities = required_text("city")
     lookup = codebook.city_lookup()
@@ -516,9 +565,22 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
 
     if strict and problems:
         raise ValidationError(problems)
+    rejects_df = _masked(rejects_df, cb)   # a phone number typed into an answer is not repeated in rejects.csv
     survey = Survey(data.reset_index(drop=True), cb, dont_know.reset_index(drop=True), rejects_df, problems, sources)
     assert survey.rows_in == survey.rows_kept + survey.rows_rejected, "rows in must equal rows kept + rows rejected"
     return survey
+
+
+def _masked(frame: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """Every text cell with personal values masked (:func:`mask_personal`)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            text = out[col]
+            for pat in codebook.personal_value_patterns:
+                text = text.str.replace(_unanchored(pat), _mask, regex=True)
+            out[col] = text
+    return out
 
 
 def _sha256(path: Path) -> str | None:

@@ -471,3 +471,28 @@ def test_a_short_row_under_an_unknown_column_is_a_problem_not_a_crash(tmp_path, 
     assert only_problem(info, "unknown_header")[0].column == "备注"
     lenient = load(path, codebook, strict=False)
     assert len(lenient.data) + len(lenient.rejects) == len(export)
+
+
+def test_personal_data_in_known_columns_never_passes(tmp_path, codebook, export):
+    """A mobile number as interviewer, an ID-card number as respondent id, a phone typed into an
+    answer: named problems whose values are masked, rows rejected, and nothing personal in what is
+    kept or in the rejects."""
+    bad = export.copy()
+    bad.loc[1, header_of(codebook, "interviewer")] = "13812345678"
+    bad.loc[2, header_of(codebook, "respondent_id")] = "11010519491231002X"
+    bad.loc[3, header_of(codebook, "S1a")] = "13912345678"
+    path = write_csv(bad, tmp_path / "pii.csv")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    personal = only_problem(info, "personal_data")
+    assert {p.row for p in personal} == {3, 4}
+    assert {p.value for p in personal} == {"138****5678", "110105********002X"}
+    text = str(info.value)
+    assert "13812345678" not in text and "11010519491231002X" not in text and "13912345678" not in text
+    lenient = load(path, codebook, strict=False)
+    everything = lenient.data.astype(str).to_csv() + lenient.rejects.astype(str).to_csv()
+    everything += "\n".join(str(p) for p in lenient.problems)
+    for secret in ("13812345678", "11010519491231002X", "13912345678"):
+        assert secret not in everything
+    assert "139****5678" in lenient.rejects.astype(str).to_csv()
+    assert len(lenient.data) + len(lenient.rejects) == len(export)
