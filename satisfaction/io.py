@@ -165,6 +165,7 @@ class RawTable:
     sha256: str
     first_row: int  # the row number of the first answer row (2 with a header row, 1 for .sav cases)
     labels: dict[str, str] = field(default_factory=dict)  # .sav variable labels
+    malformed: dict[int, tuple[str, str]] = field(default_factory=dict)  # answer-row index → (why, extra text)
 
 
 def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
@@ -180,13 +181,10 @@ def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
     if not blob.strip():
         raise ValidationError([Problem(name, "empty_file", "the file is empty")])
     labels: dict[str, str] = {}
+    malformed: dict[int, tuple[str, str]] = {}
     if suffix in (".csv", ".txt"):
         text, encoding = decode_bytes(blob, name)
-        try:
-            frame = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False,
-                                skip_blank_lines=True, sep=None if suffix == ".txt" else ",", engine="python")
-        except (pd.errors.ParserError, csv_error()) as exc:
-            raise ValidationError([Problem(name, "unreadable", f"not a readable CSV file: {exc}")]) from exc
+        frame, malformed = _read_delimited(text, name, sniff=suffix == ".txt")
         fmt, first_row = "csv", 2
     elif suffix in (".xlsx", ".xlsm"):
         encoding = None
@@ -217,13 +215,35 @@ def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
         raise ValidationError([Problem(name, "empty_file", "the file has a header row but no answer rows")])
     # a short row leaves its last cells missing: they are empty cells, like any other
     cells = cells.astype(object).where(cells.notna(), "").astype(str)
-    return RawTable(name, headers, cells, fmt, encoding, sha, first_row, labels)
+    return RawTable(name, headers, cells, fmt, encoding, sha, first_row, labels, malformed)
 
 
-def csv_error():
+def _read_delimited(text: str, name: str, *, sniff: bool) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
+    """Rows of a delimited text file as strings, blank lines skipped. A row with more fields than
+    the header does not stop the file: its extra fields are cut off and the row is reported
+    (``malformed``: answer-row index → what was wrong), so it becomes one rejected row."""
     import csv
 
-    return csv.Error
+    delimiter = ","
+    if sniff:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise ValidationError([Problem(name, "unreadable", f"not a readable CSV file: {exc}")]) from exc
+    if not rows:
+        return pd.DataFrame(), {}
+    width = len(rows[0])
+    malformed = {}
+    for i, r in enumerate(rows[1:]):
+        if len(r) > width and any(c.strip() for c in r[width:]):
+            malformed[i] = (f"the row has {len(r)} fields but the header {width}: a stray delimiter or an "
+                            "unquoted comma; the row is set aside", delimiter.join(r[width:]))
+    frame = pd.DataFrame([(r + [""] * width)[:width] for r in rows], dtype=str)
+    return frame, malformed
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -361,6 +381,10 @@ def validate_table(codebook: Codebook, table: RawTable, mapping: dict[int, str],
     names = {code: table.headers[pos] for pos, code in mapping.items()}
     raw = pd.DataFrame({code: table.cells[pos] for pos, code in mapping.items()})
     check = _RowChecker(table, names, codebook)
+    for i, (why, extra) in table.malformed.items():
+        check.bad[i] = True
+        check.problems.append(Problem(table.file, "malformed_row", why, row=i + table.first_row,
+                                      value=mask_personal(extra, codebook)))
     n = len(raw)
     out: dict[str, pd.Series] = {}
 

@@ -496,3 +496,17 @@ def test_personal_data_in_known_columns_never_passes(tmp_path, codebook, export)
         assert secret not in everything
     assert "139****5678" in lenient.rejects.astype(str).to_csv()
     assert len(lenient.data) + len(lenient.rejects) == len(export)
+
+
+def test_one_stray_comma_rejects_one_row_not_the_file(tmp_path, codebook, export):
+    lines = export.to_csv(index=False).splitlines()
+    lines[5] = lines[5] + ",oops"                  # row 6 has one field too many
+    path = tmp_path / "comma.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "malformed_row")
+    assert p.row == 6 and p.value == "oops" and p.file.endswith("comma.csv")
+    lenient = load(path, codebook, strict=False)
+    assert len(lenient.data) == len(export) - 1 and len(lenient.rejects) == 1
+    assert lenient.rows_in == lenient.rows_kept + lenient.rows_rejected == len(export)
