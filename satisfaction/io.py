@@ -169,7 +169,17 @@ class RawTable:
 
 
 def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
-    """Read one raw export as text cells, without interpreting any value."""
+    """Read one raw export as text cells, without interpreting any value (a workbook's first
+    answer sheet; :func:`read_tables` gives every sheet)."""
+    return read_tables(path, display_name)[0][0]
+
+
+def read_tables(path: str | Path, display_name: str | None = None) -> tuple[list[RawTable], list[dict]]:
+    """Read one raw export as text tables: one for a CSV or .sav file, one per answer sheet of a
+    workbook. Returns ``(tables, skipped)``: ``skipped`` lists the workbook sheets left out by rule
+    (a notes or instructions sheet: a narrower header than the answer sheets' and no answer
+    rows), each ``{"sheet", "rule", "reason"}``, for the manifest. Raises :class:`ValidationError`
+    for a file that cannot be read whole."""
     path = Path(path)
     name = display_name or str(path)
     suffix = path.suffix.lower()
@@ -180,20 +190,14 @@ def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
     sha = hashlib.sha256(blob).hexdigest()
     if not blob.strip():
         raise ValidationError([Problem(name, "empty_file", "the file is empty")])
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_workbook(blob, name, sha)
     labels: dict[str, str] = {}
     malformed: dict[int, tuple[str, str]] = {}
     if suffix in (".csv", ".txt"):
         text, encoding = decode_bytes(blob, name)
         frame, malformed = _read_delimited(text, name, sniff=suffix == ".txt")
         fmt, first_row = "csv", 2
-    elif suffix in (".xlsx", ".xlsm"):
-        encoding = None
-        try:
-            frame = pd.read_excel(io.BytesIO(blob), header=None, dtype=object, engine="openpyxl")
-        except Exception as exc:  # openpyxl raises many types for corrupt files
-            raise ValidationError([Problem(name, "unreadable", f"not a readable XLSX file: {exc}")]) from exc
-        frame = frame.map(_cell_text)
-        fmt, first_row = "xlsx", 2
     else:
         import pyreadstat
 
@@ -206,6 +210,10 @@ def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
         body = df.astype(object).map(_cell_text).set_axis(range(df.shape[1]), axis=1)
         frame = pd.concat([pd.DataFrame([list(df.columns)], columns=body.columns), body], ignore_index=True)
         fmt, first_row = "sav", 1
+    return [_table(frame, name, fmt, encoding, sha, first_row, labels, malformed)], []
+
+
+def _table(frame: pd.DataFrame, name, fmt, encoding, sha, first_row, labels=None, malformed=None) -> RawTable:
     if frame.shape[0] == 0:
         raise ValidationError([Problem(name, "empty_file", "the file is empty")])
     headers = [str(h).strip() for h in frame.iloc[0].tolist()]
@@ -215,7 +223,67 @@ def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
         raise ValidationError([Problem(name, "empty_file", "the file has a header row but no answer rows")])
     # a short row leaves its last cells missing: they are empty cells, like any other
     cells = cells.astype(object).where(cells.notna(), "").astype(str)
-    return RawTable(name, headers, cells, fmt, encoding, sha, first_row, labels, malformed)
+    return RawTable(name, headers, cells, fmt, encoding, sha, first_row, labels or {}, malformed or {})
+
+
+def _read_workbook(blob: bytes, name: str, sha: str) -> tuple[list[RawTable], list[dict]]:
+    """Every sheet of a workbook: the answer sheets (the widest header, and every sheet with that
+    same header — answers continued on a second sheet) as tables, notes sheets skipped by rule; a
+    formula whose value was never computed (a workbook saved by a script) is an error naming the
+    cell, never a silently missing answer."""
+    from openpyxl import load_workbook
+
+    try:
+        values = load_workbook(io.BytesIO(blob), read_only=True, data_only=True)
+        formulas = load_workbook(io.BytesIO(blob), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many types for corrupt or truncated files
+        raise ValidationError([Problem(name, "unreadable", f"not a readable XLSX file: {exc}")]) from exc
+    sheets, problems = {}, []
+    for ws, wf in zip(values.worksheets, formulas.worksheets):
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        for r_idx, (row_v, row_f) in enumerate(zip(rows, wf.iter_rows(values_only=True)), start=1):
+            for c_idx, (v, f) in enumerate(zip(row_v, row_f), start=1):
+                if v is None and isinstance(f, str) and f.startswith("="):
+                    from openpyxl.utils import get_column_letter
+
+                    problems.append(Problem(f"{name}[{ws.title}]", "formula_without_value",
+                                            f"cell {get_column_letter(c_idx)}{r_idx} holds the formula {f!r} but no "
+                                            "computed value (saved by a program, not by Excel): open and save it in a "
+                                            "spreadsheet program, or export the values", row=r_idx, value=f))
+        rows = [r for r in rows if any(v is not None and str(v).strip() != "" for v in r)]
+        sheets[ws.title] = rows
+    values.close()
+    formulas.close()
+    if problems:
+        raise ValidationError(problems)
+
+    def header(rows):
+        return tuple(str(v).strip() for v in rows[0] if v is not None and str(v).strip()) if rows else ()
+
+    if not any(sheets.values()):
+        raise ValidationError([Problem(name, "empty_file", "the workbook has no filled sheet")])
+    widest = max(sheets, key=lambda t: len(header(sheets[t])))
+    ref = header(sheets[widest])
+    tables, skipped = [], []
+    data_sheets = [t for t, rows in sheets.items() if rows and header(rows) == ref]
+    for title, rows in sheets.items():
+        if title in data_sheets:
+            continue
+        if not rows:
+            skipped.append({"sheet": title, "rule": "empty_sheet", "reason": "the sheet is empty"})
+        elif len(header(rows)) * 2 <= len(ref):
+            skipped.append({"sheet": title, "rule": "notes_sheet",
+                            "reason": f"{len(header(rows))} filled header cell(s) against {len(ref)} on the answer "
+                                      "sheet(s): notes or instructions, not answers"})
+        else:
+            raise ValidationError([Problem(f"{name}[{title}]", "sheet_headers_differ",
+                                           f"the sheet looks like answers but its header differs from sheet "
+                                           f"{widest!r}'s; give every answer sheet the same header row")])
+    for title in data_sheets:
+        frame = pd.DataFrame(sheets[title], dtype=object).map(_cell_text)
+        table_name = name if len(data_sheets) == 1 else f"{name}[{title}]"
+        tables.append(_table(frame, table_name, "xlsx", None, sha, 2))
+    return tables, skipped
 
 
 def _read_delimited(text: str, name: str, *, sniff: bool) -> tuple[pd.DataFrame, dict[int, tuple[str, str]]]:
@@ -528,19 +596,25 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
         from tqdm.auto import tqdm
 
         iterator = tqdm(files, desc="reading", unit="file")
+    tables = []
     for path in iterator:
         name = _display_name(path, base)
         try:
-            table = read_raw(path, name)
+            found, skipped = read_tables(path, name)
         except ValidationError as exc:
             problems.extend(exc.problems)
             sources.append({"file": name, "sha256": _sha256(path), "format": path.suffix.lower().lstrip("."),
                             "encoding": None, "rows_in": 0, "rows_kept": 0, "rows_rejected": 0})
             continue
+        tables += [(t, skipped if i == 0 else []) for i, t in enumerate(found)]
+    for table, skipped in tables:
+        name = table.file
         mapping, col_problems = map_columns(cb, table)
         problems.extend(col_problems)
         source = {"file": name, "sha256": table.sha256, "format": table.format, "encoding": table.encoding,
                   "rows_in": len(table.cells)}
+        if skipped:
+            source["sheets_skipped"] = skipped
         file_level = [p for p in col_problems if p.rule in FILE_RULES]
         raw_keep = [pos for pos, h in enumerate(table.headers) if pos in mapping]
         raw_view = table.cells[raw_keep].set_axis([table.headers[p] for p in raw_keep], axis=1)

@@ -510,3 +510,40 @@ def test_one_stray_comma_rejects_one_row_not_the_file(tmp_path, codebook, export
     lenient = load(path, codebook, strict=False)
     assert len(lenient.data) == len(export) - 1 and len(lenient.rejects) == 1
     assert lenient.rows_in == lenient.rows_kept + lenient.rows_rejected == len(export)
+
+
+def test_answers_continued_on_a_second_sheet_are_read_and_a_notes_sheet_is_skipped(tmp_path, codebook, export):
+    notes = pd.DataFrame({"说明": ["本表为2024年调查数据", "第二页为续表"]})
+    path = tmp_path / "two.xlsx"
+    path.write_bytes(xlsx_bytes({"填表说明": notes, "数据1": export.iloc[:25], "数据2": export.iloc[25:]}))
+    survey = load(path, codebook)
+    assert survey.rows_kept == len(export)
+    files = [s["file"] for s in survey.sources]
+    assert files == [f"{path}[数据1]", f"{path}[数据2]"]
+    assert survey.sources[0]["sheets_skipped"] == [{"sheet": "填表说明", "rule": "notes_sheet", "reason":
+                                                    survey.sources[0]["sheets_skipped"][0]["reason"]}]
+    assert survey.rows_in == survey.rows_kept + survey.rows_rejected == len(export)
+
+
+def test_a_second_sheet_with_another_header_is_not_skipped_silently(tmp_path, codebook, export):
+    other = export.iloc[25:].drop(columns=export.columns[-1])
+    path = tmp_path / "mixed.xlsx"
+    path.write_bytes(xlsx_bytes({"数据1": export.iloc[:25], "数据2": other}))
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "sheet_headers_differ")
+    assert p.file.endswith("mixed.xlsx[数据2]")
+
+
+def test_a_formula_without_a_computed_value_is_named(tmp_path, codebook, export):
+    from openpyxl import load_workbook
+
+    path = tmp_path / "formula.xlsx"
+    path.write_bytes(xlsx_bytes({"问卷数据": export}))
+    wb = load_workbook(path)
+    wb.active["Z3"] = "=1+1"                     # as a script saves it: the formula, no cached value
+    wb.save(path)
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "formula_without_value")
+    assert "Z3" in p.message and p.value == "=1+1" and p.file.endswith("formula.xlsx[问卷数据]")
