@@ -35,6 +35,8 @@ codebook's item codes, check every value and write OUT_DIR/YEAR/:
 
 By default any problem stops the run (exit 2) and nothing is written. With --lenient, rows with
 problems are set aside in rejects.csv and the rest is kept: rows in = rows kept + rows rejected.
+A file that cannot be read at all still stops a lenient run (exit 2), unless --allow-unreadable:
+then the manifest records the file and its row count (rows in = kept + rejected + unreadable).
 
 examples:
   satisfaction ingest --year 2024
@@ -103,10 +105,13 @@ def cmd_ingest(args) -> int:
     raw = _root_path(args.raw_dir, "data", "raw")
     out = _root_path(args.out_dir, "data", "processed")
     survey, folder = ingest(args.year, raw_root=raw, out_root=out, codebook=cb, strict=not args.lenient,
-                            progress=not args.quiet)
+                            progress=not args.quiet, allow_unreadable=args.allow_unreadable)
     print(f"ingested {args.year}: {survey.rows_in} rows in, {survey.rows_kept} kept, {survey.rows_rejected} rejected")
     for s in survey.sources:
         enc = f", {s['encoding']}" if s.get("encoding") else ""
+        if s.get("unreadable"):
+            print(f"  {s['file']} ({s['format']}): UNREADABLE, {s['note']}: {s['rows_unreadable']}")
+            continue
         print(f"  {s['file']} ({s['format']}{enc}): {s['rows_in']} in, {s['rows_kept']} kept, {s['rows_rejected']} rejected")
     if survey.problems:
         print(f"{len(survey.problems)} problem(s); see {folder / 'problems.csv'}", file=sys.stderr)
@@ -193,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-dir", metavar="RAW_DIR", help="raw data root (default: data/raw)")
     p.add_argument("--out-dir", metavar="OUT_DIR", help="processed data root (default: data/processed)")
     p.add_argument("--lenient", action="store_true", help="keep good rows and set bad ones aside instead of stopping")
+    p.add_argument("--allow-unreadable", action="store_true",
+                   help="with --lenient: go on without a file that cannot be read at all (recorded in the manifest "
+                        "with its row count); without this flag such a file stops the run (exit 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p, processed=False)
     p.set_defaults(func=cmd_ingest)

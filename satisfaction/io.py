@@ -87,6 +87,12 @@ class Survey:
         return sum(s["rows_in"] for s in self.sources)
 
     @property
+    def rows_unreadable(self) -> int:
+        """Rows (counted as lines) of files that could not be read at all (lenient mode with
+        ``allow_unreadable=True``); files whose rows cannot be counted are listed in ``sources``."""
+        return sum(s.get("rows_unreadable") or 0 for s in self.sources)
+
+    @property
     def rows_kept(self) -> int:
         return len(self.data)
 
@@ -568,7 +574,7 @@ def _display_name(path: Path, base: Path | None) -> str:
 
 
 def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, year: int | None = None,
-                relative_to: str | Path | None = None, progress: bool = False) -> Survey:
+                relative_to: str | Path | None = None, progress: bool = False, allow_unreadable: bool = False) -> Survey:
     """Read, map and validate raw survey exports into a :class:`Survey`.
 
     Parameters
@@ -579,6 +585,11 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
     strict : bool
         ``True``: any problem raises :class:`ValidationError` listing all problems.
         ``False``: rows with problems are rejected and returned in ``Survey.rejects``.
+    allow_unreadable : bool
+        In lenient mode, a file that cannot be read at all (corrupt, wrong type, broken encoding)
+        still stops the run, unless this is ``True``: then the run goes on without it and
+        ``sources`` records it with its row count (``rows_unreadable``; ``None`` where the rows
+        cannot be counted), so that rows in = kept + rejected + unreadable.
     year : int, optional
         The survey year; rows whose year column differs are flagged ``wrong_year``.
     relative_to : path, optional
@@ -596,15 +607,20 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
         from tqdm.auto import tqdm
 
         iterator = tqdm(files, desc="reading", unit="file")
-    tables = []
+    tables, unreadable = [], []
     for path in iterator:
         name = _display_name(path, base)
         try:
             found, skipped = read_tables(path, name)
         except ValidationError as exc:
             problems.extend(exc.problems)
+            unreadable.extend(exc.problems)
+            # the file's rows are lost to the analysis: counted where they can be, said where not
+            counted = _count_rows(path)
             sources.append({"file": name, "sha256": _sha256(path), "format": path.suffix.lower().lstrip("."),
-                            "encoding": None, "rows_in": 0, "rows_kept": 0, "rows_rejected": 0})
+                            "encoding": None, "rows_in": counted or 0, "rows_kept": 0, "rows_rejected": 0,
+                            "unreadable": True, "rows_unreadable": counted,
+                            "note": "rows counted as lines" if counted is not None else "rows cannot be counted"})
             continue
         tables += [(t, skipped if i == 0 else []) for i, t in enumerate(found)]
     for table, skipped in tables:
@@ -663,9 +679,15 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
 
     if strict and problems:
         raise ValidationError(problems)
+    if unreadable and not allow_unreadable:
+        raise ValidationError(unreadable + [Problem(
+            "(run)", "unreadable", "lenient mode keeps good rows of readable files, but a whole file could not be "
+            "read: fix it, or pass allow_unreadable=True (satisfaction ingest --allow-unreadable) to go on "
+            "without it (the manifest then records it and its row count)")])
     rejects_df = _masked(rejects_df, cb)   # a phone number typed into an answer is not repeated in rejects.csv
     survey = Survey(data.reset_index(drop=True), cb, dont_know.reset_index(drop=True), rejects_df, problems, sources)
-    assert survey.rows_in == survey.rows_kept + survey.rows_rejected, "rows in must equal rows kept + rows rejected"
+    assert survey.rows_in == survey.rows_kept + survey.rows_rejected + survey.rows_unreadable, \
+        "rows in must equal rows kept + rows rejected + rows in unreadable files"
     return survey
 
 
@@ -679,6 +701,22 @@ def _masked(frame: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
                 text = text.str.replace(_unanchored(pat), _mask, regex=True)
             out[col] = text
     return out
+
+
+def _count_rows(path: Path) -> int | None:
+    """The answer rows of a text export that could not be read (non-blank lines after the header),
+    or None where they cannot be counted (a broken workbook, a binary file)."""
+    if path.suffix.lower() not in (".csv", ".txt"):
+        return None
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    # line breaks are the same bytes in UTF-8 and GBK; undecodable bytes do not change the count
+    utf16 = blob.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    text = blob.decode("utf-16" if utf16 else "utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    return max(0, len(lines) - 1)
 
 
 def _sha256(path: Path) -> str | None:
@@ -857,13 +895,14 @@ def read_processed(folder: str | Path, codebook: Codebook | str | Path) -> Surve
 
 
 def ingest(year: int, *, raw_root: str | Path, out_root: str | Path, codebook: Codebook | str | Path,
-           strict: bool = True, progress: bool = False) -> tuple[Survey, Path]:
+           strict: bool = True, progress: bool = False, allow_unreadable: bool = False) -> tuple[Survey, Path]:
     """Read ``<raw_root>/<year>/``, validate it and write ``<out_root>/<year>/`` atomically."""
     cb = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
     folder = Path(raw_root) / str(year)
     if not folder.is_dir():
         raise FileNotFoundError(f"no raw data folder for {year}: {folder}")
-    survey = load_survey(folder, cb, strict=strict, year=year, relative_to=Path(raw_root), progress=progress)
+    survey = load_survey(folder, cb, strict=strict, year=year, relative_to=Path(raw_root), progress=progress,
+                         allow_unreadable=allow_unreadable)
     codebook_name = _display_name(Path(cb.path), Path(raw_root))
     out = write_processed(survey, Path(out_root) / str(year), year=year, codebook_path=codebook_name)
     return survey, out

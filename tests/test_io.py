@@ -441,7 +441,7 @@ def test_a_bom_file_with_gbk_bytes_names_the_file_line_and_offset(tmp_path, code
         load(path, codebook)
     (p,) = only_problem(info, "encoding")
     assert p.file.endswith("mixed.csv") and p.row == 2 and "byte-order mark" in p.message and "offset" in p.message
-    lenient = load(path, codebook, strict=False)
+    lenient = load(path, codebook, strict=False, allow_unreadable=True)
     assert any(q.rule == "encoding" for q in lenient.problems)
 
 
@@ -547,3 +547,30 @@ def test_a_formula_without_a_computed_value_is_named(tmp_path, codebook, export)
         load(path, codebook)
     (p,) = only_problem(info, "formula_without_value")
     assert "Z3" in p.message and p.value == "=1+1" and p.file.endswith("formula.xlsx[问卷数据]")
+
+
+def test_an_unreadable_file_stops_a_lenient_run_unless_allowed_and_is_counted(tmp_path, codebook, export):
+    raw = tmp_path / "raw"
+    write_csv(export, raw / "2024" / "good.csv")
+    broken = raw / "2024" / "broken.csv"
+    broken.write_bytes(codecs_bom() + (export.to_csv(index=False)).encode("utf-8")[:200] + b"\xff\xfe" +
+                       export.to_csv(index=False).encode("utf-8")[200:])    # a BOM file its bytes break
+    (raw / "2024" / "truncated.xlsx").write_bytes(xlsx_bytes({"s": export})[:500])
+    with pytest.raises(sat.ValidationError) as info:
+        load(raw / "2024", codebook, strict=False)
+    assert {p.file.rsplit("/", 1)[-1] for p in info.value.problems if p.rule in ("encoding", "unreadable")} >= {
+        "broken.csv", "truncated.xlsx"}
+    survey = load(raw / "2024", codebook, strict=False, allow_unreadable=True)
+    by_file = {s["file"].rsplit("/", 1)[-1]: s for s in survey.sources}
+    assert by_file["broken.csv"]["unreadable"] and by_file["broken.csv"]["rows_unreadable"] == len(export)
+    assert by_file["truncated.xlsx"]["rows_unreadable"] is None
+    assert by_file["truncated.xlsx"]["note"] == "rows cannot be counted"
+    assert survey.rows_in == survey.rows_kept + survey.rows_rejected + survey.rows_unreadable == 2 * len(export)
+    # the command line: exit 2 and nothing written, unless --allow-unreadable
+    out = tmp_path / "processed"
+    args = ["ingest", "--year", "2024", "--raw-dir", str(raw), "--out-dir", str(out), "--codebook",
+            str(codebook.path), "--lenient", "--quiet"]
+    assert cli_main(args) == 2 and not (out / "2024").exists()
+    assert cli_main(args + ["--allow-unreadable"]) == 0
+    manifest = json.loads((out / "2024" / "manifest.json").read_text(encoding="utf-8"))
+    assert any(s.get("unreadable") for s in manifest["inputs"])
