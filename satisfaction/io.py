@@ -113,7 +113,8 @@ class Survey:
 
 
 def decode_bytes(blob: bytes, file: str) -> tuple[str, str]:
-    """Decode a text export: UTF-8 with BOM, UTF-16 with BOM, UTF-8, then GB18030 (a superset of GBK).
+    """Decode a text export: UTF-8 with BOM, UTF-16 with or without BOM, UTF-8, then GB18030 (a
+    superset of GBK).
 
     Returns ``(text, encoding)``; raises :class:`ValidationError` with rule ``encoding`` otherwise.
     """
@@ -132,6 +133,15 @@ def decode_bytes(blob: bytes, file: str) -> tuple[str, str]:
                     f"(line {line}) is not {codec.upper()}: part of the file was saved in another encoding (GBK?); "
                     "save the whole export again as UTF-8 CSV",
                     row=line, value=blob[max(0, at - 8): at + 8].hex(" "))]) from None
+    head = blob[:4096]
+    if len(head) >= 4 and head.count(0) > len(head) // 4:
+        # UTF-16 without a byte-order mark (as some exporters write it): the zero bytes of the
+        # ASCII characters sit at odd offsets (little-endian) or even ones (big-endian)
+        codec = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+        try:
+            return blob.decode(codec), codec
+        except UnicodeDecodeError:
+            pass
     try:
         return blob.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:

@@ -30,6 +30,7 @@ def only_problem(exc_info, rule):
 
 
 @pytest.mark.parametrize("encoding,expected", [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("gbk", "gb18030"),
+                                               ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be"),
                                                ("gb18030", "gb18030"), ("utf-16", "utf-16")])
 def test_reads_csv_encodings(tmp_path, codebook, export, encoding, expected):
     path = write_csv(export, tmp_path / "a.csv", encoding)
