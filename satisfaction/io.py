@@ -41,7 +41,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -320,7 +320,9 @@ def _read_delimited(text: str, name: str, *, sniff: bool) -> tuple[pd.DataFrame,
         raise ValidationError([Problem(name, "unreadable", f"not a readable CSV file: {exc}")]) from exc
     if not rows:
         return pd.DataFrame(), {}
-    width = len(rows[0])
+    # the usual row length (a title row above the header is shorter, a row with a stray delimiter longer)
+    lengths = pd.Series([len(r) for r in rows]).value_counts()
+    width = int(lengths[lengths == lengths.max()].index.max())
     malformed = {}
     for i, r in enumerate(rows[1:]):
         if len(r) > width and any(c.strip() for c in r[width:]):
@@ -420,6 +422,35 @@ def map_columns(codebook: Codebook, table: RawTable) -> tuple[dict[int, str], li
                                     f"required column {code!r} ({codebook.label(code)}) not found; accepted headers: {accepted}",
                                     column=code))
     return mapping, problems
+
+
+#: How many rows below the first the header row is looked for (title rows above it).
+HEADER_SEARCH_ROWS = 5
+
+
+def _find_header(codebook: Codebook, table: RawTable) -> tuple[RawTable, int]:
+    """The table read from its real header row: exports often carry a title ("2024年消费者满意度
+    调查数据") or notes above the header. The header is the row among the first few whose cells
+    name the most codebook columns; rows above it are title rows (their number is returned, for
+    the manifest), never answers."""
+    if table.format == "sav":
+        return table, 0
+    lookup = codebook.header_map()
+
+    def known(cells) -> int:
+        return sum(lookup.get(normalize_header(c)) is not None for c in cells)
+
+    best, best_score = -1, known(table.headers)
+    for j in range(min(HEADER_SEARCH_ROWS, len(table.cells) - 1)):
+        score = known(table.cells.iloc[j].tolist())
+        if score > best_score:
+            best, best_score = j, score
+    if best < 0:
+        return table, 0
+    headers = [str(h).strip() for h in table.cells.iloc[best].tolist()]
+    cells = table.cells.iloc[best + 1:].reset_index(drop=True)
+    moved = {i - best - 1: why for i, why in table.malformed.items() if i > best}
+    return replace(table, headers=headers, cells=cells, first_row=table.first_row + best + 1, malformed=moved), best + 1
 
 
 def _headers_of(codebook: Codebook, code: str) -> tuple[str, ...]:
@@ -635,12 +666,15 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
         tables += [(t, skipped if i == 0 else []) for i, t in enumerate(found)]
     for table, skipped in tables:
         name = table.file
+        table, title_rows = _find_header(cb, table)
         mapping, col_problems = map_columns(cb, table)
         problems.extend(col_problems)
         source = {"file": name, "sha256": table.sha256, "format": table.format, "encoding": table.encoding,
                   "rows_in": len(table.cells)}
         if skipped:
             source["sheets_skipped"] = skipped
+        if title_rows:
+            source["title_rows"] = title_rows
         file_level = [p for p in col_problems if p.rule in FILE_RULES]
         raw_keep = [pos for pos, h in enumerate(table.headers) if pos in mapping]
         raw_view = table.cells[raw_keep].set_axis([table.headers[p] for p in raw_keep], axis=1)

@@ -575,3 +575,24 @@ def test_an_unreadable_file_stops_a_lenient_run_unless_allowed_and_is_counted(tm
     assert cli_main(args + ["--allow-unreadable"]) == 0
     manifest = json.loads((out / "2024" / "manifest.json").read_text(encoding="utf-8"))
     assert any(s.get("unreadable") for s in manifest["inputs"])
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_title_row_above_the_header_is_skipped_and_recorded(tmp_path, codebook, export, kind):
+    if kind == "csv":
+        path = tmp_path / "titled.csv"
+        path.write_text("2024年广西消费者满意度调查 数据导出\n" + export.to_csv(index=False), encoding="utf-8")
+    else:
+        path = tmp_path / "titled.xlsx"
+        titled = pd.concat([pd.DataFrame([export.columns.tolist()], columns=export.columns), export])
+        titled.columns = ["2024年广西消费者满意度调查"] + [""] * (len(export.columns) - 1)
+        path.write_bytes(xlsx_bytes({"数据": titled}))
+    survey = load(path, codebook)
+    assert survey.rows_kept == len(export) and survey.sources[0]["title_rows"] == 1
+    bad = export.copy()
+    bad.loc[0, header_of(codebook, "S1a")] = "6"
+    path.write_text("标题\n" + bad.to_csv(index=False), encoding="utf-8") if kind == "csv" else None
+    if kind == "csv":
+        with pytest.raises(sat.ValidationError) as info:
+            load(path, codebook)
+        assert only_problem(info, "out_of_range")[0].row == 3   # title row 1, header row 2, first answer row 3
