@@ -113,6 +113,8 @@ def cmd_ingest(args) -> int:
             print(f"  {s['file']} ({s['format']}): UNREADABLE, {s['note']}: {s['rows_unreadable']}")
             continue
         print(f"  {s['file']} ({s['format']}{enc}): {s['rows_in']} in, {s['rows_kept']} kept, {s['rows_rejected']} rejected")
+    for item in survey.ignored:
+        print(f"  {item['file']}: not read ({item['rule']}: {item['reason']})")
     if survey.problems:
         print(f"{len(survey.problems)} problem(s); see {folder / 'problems.csv'}", file=sys.stderr)
         _print_problems(survey.problems, limit=20)

@@ -76,6 +76,7 @@ class Survey:
     rejects: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)
+    ignored: list[dict] = field(default_factory=list)   # files in the folders that are not exports, and why
 
     @property
     def items(self) -> pd.DataFrame:
@@ -182,6 +183,7 @@ class RawTable:
     first_row: int  # the row number of the first answer row (2 with a header row, 1 for .sav cases)
     labels: dict[str, str] = field(default_factory=dict)  # .sav variable labels
     malformed: dict[int, tuple[str, str]] = field(default_factory=dict)  # answer-row index → (why, extra text)
+    source_path: Path | None = None
 
 
 def read_raw(path: str | Path, display_name: str | None = None) -> RawTable:
@@ -207,7 +209,8 @@ def read_tables(path: str | Path, display_name: str | None = None) -> tuple[list
     if not blob.strip():
         raise ValidationError([Problem(name, "empty_file", "the file is empty")])
     if suffix in (".xlsx", ".xlsm"):
-        return _read_workbook(blob, name, sha)
+        tables, skipped = _read_workbook(blob, name, sha)
+        return [replace(t, source_path=path) for t in tables], skipped
     labels: dict[str, str] = {}
     malformed: dict[int, tuple[str, str]] = {}
     if suffix in (".csv", ".txt"):
@@ -226,7 +229,7 @@ def read_tables(path: str | Path, display_name: str | None = None) -> tuple[list
         body = df.astype(object).map(_cell_text).set_axis(range(df.shape[1]), axis=1)
         frame = pd.concat([pd.DataFrame([list(df.columns)], columns=body.columns), body], ignore_index=True)
         fmt, first_row = "sav", 1
-    return [_table(frame, name, fmt, encoding, sha, first_row, labels, malformed)], []
+    return [replace(_table(frame, name, fmt, encoding, sha, first_row, labels, malformed), source_path=path)], []
 
 
 def _table(frame: pd.DataFrame, name, fmt, encoding, sha, first_row, labels=None, malformed=None) -> RawTable:
@@ -424,6 +427,12 @@ def map_columns(codebook: Codebook, table: RawTable) -> tuple[dict[int, str], li
     return mapping, problems
 
 
+def _known_header_count(codebook: Codebook, cells) -> int:
+    """How many of the cells are headers the codebook knows."""
+    lookup = codebook.header_map()
+    return sum(lookup.get(normalize_header(c)) is not None for c in cells)
+
+
 #: How many rows below the first the header row is looked for (title rows above it).
 HEADER_SEARCH_ROWS = 5
 
@@ -435,10 +444,8 @@ def _find_header(codebook: Codebook, table: RawTable) -> tuple[RawTable, int]:
     the manifest), never answers."""
     if table.format == "sav":
         return table, 0
-    lookup = codebook.header_map()
-
     def known(cells) -> int:
-        return sum(lookup.get(normalize_header(c)) is not None for c in cells)
+        return _known_header_count(codebook, cells)
 
     best, best_score = -1, known(table.headers)
     for j in range(min(HEADER_SEARCH_ROWS, len(table.cells) - 1)):
@@ -592,17 +599,21 @@ def validate_table(codebook: Codebook, table: RawTable, mapping: dict[int, str],
     return data, pd.DataFrame(dont_know), check.bad, check.problems
 
 
-def _expand_paths(paths) -> list[Path]:
+def _expand_paths(paths) -> tuple[list[Path], list[Path]]:
+    """The files to read (folders stand for their export files) and the other files found in the
+    folders, which are listed, not read."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     out: list[Path] = []
+    other: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in SUPPORTED_SUFFIXES))
+            for q in sorted(q for q in p.iterdir() if q.is_file()):
+                (out if q.suffix.lower() in SUPPORTED_SUFFIXES else other).append(q)
         else:
             out.append(p)
-    return out
+    return out, other
 
 
 def _display_name(path: Path, base: Path | None) -> str:
@@ -637,8 +648,12 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
         Name files relative to this folder in messages and outputs.
     """
     cb = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
-    files = _expand_paths(paths)
+    files, others = _expand_paths(paths)
     base = Path(relative_to) if relative_to is not None else None
+    ignored = [{"file": _display_name(q, base), "rule": "not_an_export_type",
+                "reason": f"{q.suffix or 'no'} files are not exports (read: {', '.join(SUPPORTED_SUFFIXES)})"}
+               for q in others]
+    explicit = {Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)}
     if not files:
         raise ValidationError([Problem(str(paths), "empty_file", "no survey files found")])
     problems: list[Problem] = []
@@ -667,6 +682,12 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
     for table, skipped in tables:
         name = table.file
         table, title_rows = _find_header(cb, table)
+        if table.source_path is not None and table.source_path.suffix.lower() == ".txt" \
+                and table.source_path not in explicit and not _known_header_count(cb, table.headers):
+            # a README or notes .txt beside the exports: listed, not read as answers
+            ignored.append({"file": name, "rule": "not_an_export",
+                            "reason": "a .txt file without any column the codebook knows (notes, not answers)"})
+            continue
         mapping, col_problems = map_columns(cb, table)
         problems.extend(col_problems)
         source = {"file": name, "sha256": table.sha256, "format": table.format, "encoding": table.encoding,
@@ -729,7 +750,8 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
             "read: fix it, or pass allow_unreadable=True (satisfaction ingest --allow-unreadable) to go on "
             "without it (the manifest then records it and its row count)")])
     rejects_df = _masked(rejects_df, cb)   # a phone number typed into an answer is not repeated in rejects.csv
-    survey = Survey(data.reset_index(drop=True), cb, dont_know.reset_index(drop=True), rejects_df, problems, sources)
+    survey = Survey(data.reset_index(drop=True), cb, dont_know.reset_index(drop=True), rejects_df, problems, sources,
+                    ignored)
     assert survey.rows_in == survey.rows_kept + survey.rows_rejected + survey.rows_unreadable, \
         "rows in must equal rows kept + rows rejected + rows in unreadable files"
     return survey
@@ -906,7 +928,9 @@ def write_processed(survey: Survey, out_dir: str | Path, *, year: int, codebook_
         "package_version": __version__,
         "codebook": {"path": codebook_path or survey.codebook.path, "sha256": survey.codebook.sha256},
         "inputs": survey.sources,
-        "rows": {"in": survey.rows_in, "kept": survey.rows_kept, "rejected": survey.rows_rejected},
+        "ignored": survey.ignored,
+        "rows": {"in": survey.rows_in, "kept": survey.rows_kept, "rejected": survey.rows_rejected,
+                 "unreadable": survey.rows_unreadable},
         "problems": len(survey.problems),
         "outputs": {name: hashlib.sha256(blob).hexdigest() for name, blob in outputs.items()},
     }

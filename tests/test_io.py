@@ -332,7 +332,7 @@ def test_ingest_writes_parquet_and_manifest(tmp_path, codebook, export):
     raw = make_raw_year(tmp_path, export)
     survey, out = sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["rows"] == {"in": 40, "kept": 40, "rejected": 0}
+    assert manifest["rows"] == {"in": 40, "kept": 40, "rejected": 0, "unreadable": 0}
     assert manifest["codebook"]["sha256"] == codebook.sha256
     assert manifest["inputs"][0]["file"] == "2024/a.csv"
     import hashlib
@@ -596,3 +596,24 @@ def test_a_title_row_above_the_header_is_skipped_and_recorded(tmp_path, codebook
         with pytest.raises(sat.ValidationError) as info:
             load(path, codebook)
         assert only_problem(info, "out_of_range")[0].row == 3   # title row 1, header row 2, first answer row 3
+
+
+def test_notes_beside_the_exports_are_listed_not_read(tmp_path, codebook, export):
+    raw = tmp_path / "raw"
+    write_csv(export, raw / "2024" / "a.csv")
+    (raw / "2024" / "README.txt").write_text("说明：本文件夹为2024年调查导出。\n请勿修改。\n", encoding="utf-8")
+    (raw / "2024" / "问卷.pdf").write_bytes(b"%PDF-1.4")
+    survey = load(raw / "2024", codebook)
+    assert survey.rows_kept == len(export)
+    assert {(i["file"].rsplit("/", 1)[-1], i["rule"]) for i in survey.ignored} == {
+        ("README.txt", "not_an_export"), ("问卷.pdf", "not_an_export_type")}
+    out = tmp_path / "processed"
+    assert cli_main(["ingest", "--year", "2024", "--raw-dir", str(raw), "--out-dir", str(out), "--codebook",
+                     str(codebook.path), "--quiet"]) == 0
+    manifest = json.loads((out / "2024" / "manifest.json").read_text(encoding="utf-8"))
+    assert {i["rule"] for i in manifest["ignored"]} == {"not_an_export", "not_an_export_type"}
+    # a tab-separated .txt export is still an export
+    tsv = raw / "2024" / "b.txt"
+    tsv.write_text(export.assign(**{header_of(codebook, "respondent_id"): lambda d: d[header_of(codebook, "respondent_id")] + "t"})
+                   .to_csv(index=False, sep="\t"), encoding="utf-8")
+    assert load(raw / "2024", codebook).rows_kept == 2 * len(export)
