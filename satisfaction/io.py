@@ -147,6 +147,16 @@ def decode_bytes(blob: bytes, file: str) -> tuple[str, str]:
         return blob.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         utf8_error = exc
+    mixed = _mixed_lines(blob)
+    if mixed:
+        # mostly UTF-8 with a few lines in another encoding (rows pasted from a GBK file): reading the
+        # whole file as GBK would garble every other line, so the lines are named instead
+        at = utf8_error.start
+        raise ValidationError([Problem(
+            file, "encoding",
+            f"the file is UTF-8 except line(s) {', '.join(map(str, mixed[:10]))}{' …' if len(mixed) > 10 else ''} "
+            f"(first bad byte 0x{blob[at]:02X} at offset {at}), which were saved in another encoding (GBK?); "
+            "save the whole export again as UTF-8 CSV", row=mixed[0], value=blob[max(0, at - 8): at + 8].hex(" "))])
     try:
         return blob.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
@@ -158,6 +168,19 @@ def decode_bytes(blob: bytes, file: str) -> tuple[str, str]:
         f"the file is neither UTF-8 (byte 0x{blob[at]:02X} at offset {at}, line {line}) nor GBK/GB18030 "
         f"(byte 0x{blob[gb_error.start]:02X} at offset {gb_error.start}); save the export as UTF-8 CSV",
         row=line, value=blob[max(0, at - 8): at + 8].hex(" "))])
+
+
+def _mixed_lines(blob: bytes) -> list[int]:
+    """Line numbers that are not UTF-8 in a file of which most lines are (and hold non-ASCII text
+    in UTF-8): a mixed-encoding file. Empty when the file is not mostly UTF-8."""
+    bad, good_non_ascii = [], 0
+    for number, line in enumerate(blob.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+            good_non_ascii += any(b >= 0x80 for b in line)
+        except UnicodeDecodeError:
+            bad.append(number)
+    return bad if bad and good_non_ascii >= max(2, 2 * len(bad)) else []
 
 
 def _cell_text(value) -> str:
@@ -427,6 +450,33 @@ def map_columns(codebook: Codebook, table: RawTable) -> tuple[dict[int, str], li
     return mapping, problems
 
 
+def _big5_instead(codebook: Codebook, table: RawTable) -> Problem | None:
+    """A text export read as GBK whose headers the codebook does not know, but whose bytes read as
+    Big5 give a header line of Chinese characters (traditional Chinese, as software in Taiwan and
+    Hong Kong saves): an encoding problem with the fix, rather than dozens of garbled "unknown
+    headers"."""
+    if table.format != "csv" or table.encoding != "gb18030" or table.source_path is None \
+            or _known_header_count(codebook, table.headers):
+        return None
+    try:
+        text = table.source_path.read_bytes().decode("big5")
+    except (UnicodeDecodeError, OSError):
+        return None
+    first = text.splitlines()[0] if text else ""
+    if not _big5_looks_chinese(first):
+        return None
+    return Problem(table.file, "encoding", "the file looks like Big5 (traditional Chinese), not UTF-8 or GBK: its "
+                   "headers read as Chinese only in Big5; save the export as UTF-8 CSV (or convert it: "
+                   "iconv -f BIG5 -t UTF-8) with the codebook's headers", value=first[:40])
+
+
+def _big5_looks_chinese(line: str) -> bool:
+    """Whether a decoded header line is mostly CJK ideographs (Big5 decoding of Big5 bytes)."""
+    letters = [ch for ch in line if not ch.isspace() and ch not in ",;\t\"'"]
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in letters)
+    return bool(letters) and cjk >= 0.5 * len(letters)
+
+
 def _known_header_count(codebook: Codebook, cells) -> int:
     """How many of the cells are headers the codebook knows."""
     lookup = codebook.header_map()
@@ -682,6 +732,14 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
     for table, skipped in tables:
         name = table.file
         table, title_rows = _find_header(cb, table)
+        big5 = _big5_instead(cb, table)
+        if big5:
+            problems.append(big5)
+            unreadable.append(big5)
+            sources.append({"file": name, "sha256": table.sha256, "format": table.format, "encoding": None,
+                            "rows_in": len(table.cells), "rows_kept": 0, "rows_rejected": 0, "unreadable": True,
+                            "rows_unreadable": len(table.cells), "note": "rows counted as lines"})
+            continue
         if table.source_path is not None and table.source_path.suffix.lower() == ".txt" \
                 and table.source_path not in explicit and not _known_header_count(cb, table.headers):
             # a README or notes .txt beside the exports: listed, not read as answers

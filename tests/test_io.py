@@ -617,3 +617,24 @@ def test_notes_beside_the_exports_are_listed_not_read(tmp_path, codebook, export
     tsv.write_text(export.assign(**{header_of(codebook, "respondent_id"): lambda d: d[header_of(codebook, "respondent_id")] + "t"})
                    .to_csv(index=False, sep="\t"), encoding="utf-8")
     assert load(raw / "2024", codebook).rows_kept == 2 * len(export)
+
+
+def test_big5_is_reported_as_an_encoding_problem(tmp_path, codebook):
+    text = "問卷編號,城市,調查年份,性別,滿意程度\n" + "".join(f"{i},南寧,2024,男,4\n" for i in range(5))
+    path = tmp_path / "tw.csv"
+    path.write_bytes(text.encode("big5"))
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "encoding")
+    assert "Big5" in p.message and len(info.value.problems) == 1    # not dozens of "unknown headers"
+
+
+def test_a_few_gbk_lines_in_a_utf8_file_are_named(tmp_path, codebook, export):
+    lines = export.to_csv(index=False).splitlines(keepends=True)
+    blob = b"".join(line.encode("gbk" if i in (4, 7) else "utf-8") for i, line in enumerate(lines))
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(blob)
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "encoding")
+    assert "line(s) 5, 8" in p.message and p.row == 5
