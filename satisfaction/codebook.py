@@ -474,8 +474,18 @@ def load_codebook(path: str | Path) -> Codebook:
             errors.append(f"weighting.method: {method!r} is not one of {', '.join(WEIGHTING_METHODS)}")
         elif method == "poststratify" and len(margins) != 1:
             errors.append(f"weighting.method: poststratify uses one margin (crossed cells), got {len(margins)}")
+        fallback = weighting.get("fallback") or []
+        if not isinstance(fallback, list):
+            errors.append("weighting.fallback: must be a list of margin lists, tried in order")
+            fallback = []
+        for i, option in enumerate(fallback):
+            for name in _as_list(option):
+                if str(name) not in margins:
+                    errors.append(f"weighting.fallback[{i}]: {name!r} is not one of the margins "
+                                  f"({', '.join(map(str, margins))})")
         weighting = {"by": by, "method": method, "margins_file": str(weighting.get("margins_file", "")),
-                     "margins": {str(k): [str(x) for x in _as_list(v)] for k, v in margins.items()}}
+                     "margins": {str(k): [str(x) for x in _as_list(v)] for k, v in margins.items()},
+                     "fallback": [[str(x) for x in _as_list(option)] for option in fallback]}
 
     ahp = _ahp_section(raw.get("ahp") or {}, tree, errors)
     structural = _structural_section(raw.get("structural_model") or {}, items, errors)

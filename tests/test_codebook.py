@@ -149,3 +149,8 @@ def test_weighting_method_is_checked(tmp_path, raw):
     assert "weighting.method: 'ipf' is not one of raking, linear, poststratify" in errors
     errors = load_mutated(tmp_path, raw, lambda d: d["weighting"].update(method="poststratify"))
     assert "poststratify uses one margin (crossed cells), got 3" in errors
+
+
+def test_weighting_fallback_names_known_margins(tmp_path, raw):
+    errors = load_mutated(tmp_path, raw, lambda d: d["weighting"].update(fallback=[["education", "income"]]))
+    assert "weighting.fallback[0]: 'income' is not one of the margins (" in errors

@@ -294,3 +294,39 @@ def test_a_zero_target_for_a_category_with_respondents_is_refused(target):
                                                r"target .* their weights would vanish"):
         wt.rake(df, pd.DataFrame({"city": ["A", "A"], "variable": ["sex", "sex"], "category": ["1", "2"],
                                   "target": [1000.0, target]}), by="city")
+
+
+def test_a_weak_city_falls_back_and_never_blocks_the_others(tmp_path, survey_2024, codebook):
+    """One city with 25 interviews: weighted by the codebook's fallback (fewer margins, still to
+    its population total), flagged by `satisfaction index`, and every other city's weights are
+    exactly those it gets without the weak city's trouble."""
+    from satisfaction.cli import main
+    from satisfaction.io import write_processed
+
+    data = survey_2024.data
+    weak = "451100"
+    small = pd.concat([data[data["city"] != weak], data[data["city"] == weak].head(25)], ignore_index=True)
+    full = wt.survey_design(data, codebook)
+    design = wt.survey_design(small, codebook)
+    diag = design.weight_diagnostics.set_index("city")
+    assert diag.loc[weak, "fallback"] and not diag.drop(index=weak)["fallback"].any()
+    assert "sex_age" not in diag.loc[weak, "margins"]
+    w_small = pd.Series(design.weights, index=design.data["respondent_id"])
+    w_full = pd.Series(full.weights, index=full.data["respondent_id"])
+    others = small.loc[small["city"] != weak, "respondent_id"]
+    np.testing.assert_allclose(w_small[others], w_full[others], rtol=1e-9)
+    # the weak city is still weighted to its population total
+    margins = wt.load_margins(codebook.margins_path)
+    total = margins[(margins["city"] == weak) & (margins["variable"] == "residence")]["target"].sum()
+    assert design.weights[design.data["city"].to_numpy() == weak].sum() == pytest.approx(total, rel=1e-6)  # margins reconciled
+    # ingest-shaped data on disk, then the command line flags the city
+    from dataclasses import replace as _replace
+
+    write_processed(_replace(survey_2024, data=small, dont_know=survey_2024.dont_know.iloc[:0].reindex(range(len(small)), fill_value=False),
+                             rejects=survey_2024.rejects.iloc[:0]), tmp_path / "2024", year=2024)
+    out = tmp_path / "index.csv"
+    assert main(["index", "--year", "2024", "--processed-dir", str(tmp_path), "--codebook", str(codebook.path),
+                 "--out", str(out), "--lang", "en"]) == 0
+    table = pd.read_csv(out, encoding="utf-8-sig", dtype={"city": str}).set_index("city")
+    assert "below the minimum" in table.loc[weak, "flag"] and "fewer margins" in table.loc[weak, "flag"]
+    assert table.drop(index=weak)["flag"].isna().all()

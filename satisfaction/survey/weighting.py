@@ -703,11 +703,87 @@ def _codebook_margins(codebook) -> pd.DataFrame:
     return margins.assign(variable=MARGIN_PREFIX + margins["variable"].astype(str))
 
 
+#: The value a margin variable takes for every respondent of a city that does without it.
+WHOLE_CITY = "(all)"
+
+
+def supported_margins(data: pd.DataFrame, margins: pd.DataFrame, by: str) -> dict:
+    """Per unit of ``by``: the margin variables its sample can support — every category with a
+    positive population target has at least one respondent (raking cannot give weight to an empty
+    cell). Returns ``{unit: set of variables}``."""
+    out = {}
+    for unit, rows in data.groupby(by, sort=True, observed=True):
+        mine = margins[margins[by].astype(str) == str(unit)]
+        ok = set()
+        for variable, targets in mine.groupby("variable"):
+            present = set(rows[variable].astype(str)) if variable in rows else set()
+            needed = set(targets.loc[pd.to_numeric(targets["target"]) > 0, "category"].astype(str))
+            if needed <= present:
+                ok.add(variable)
+        out[unit] = ok
+    return out
+
+
+def _with_fallback(frame: pd.DataFrame, margins: pd.DataFrame, by: str, fallback: list, force=()) -> tuple:
+    """The data and margins with, for each unit whose sample cannot support every margin, the
+    first set of margins it supports and can be raked to: the codebook's ``weighting.fallback`` in
+    order, then the margins it supports, then each of them alone, then none. A dropped margin
+    becomes one cell holding the whole unit, so the unit is still weighted to its population total. Returns ``(frame, margins,
+    used)`` with ``used``: unit → the margins used, for the units that fell back."""
+    variables = list(dict.fromkeys(margins["variable"]))
+    support = supported_margins(frame, margins, by)
+    used = {}
+    frame, margins = frame.copy(), margins.copy()
+
+    def rakes(unit, chosen) -> bool:
+        return _rakes_alone(frame, margins[margins["variable"].isin(chosen)], by, unit)
+
+    for unit, ok in support.items():
+        if set(variables) <= ok and unit not in force:
+            continue
+        options = [[MARGIN_PREFIX + str(v) for v in option] for option in fallback]
+        options += [[v for v in variables if v in ok]] + [[v] for v in variables if v in ok] + [[]]
+        choice = next(set(o) for o in options if set(o) <= ok and set(o) != set(variables) and rakes(unit, o))
+        used[unit] = [v.removeprefix(MARGIN_PREFIX) for v in variables if v in choice]
+        rows = frame[by].astype(str) == str(unit)
+        for variable in variables:
+            if variable in choice:
+                continue
+            frame.loc[rows, variable] = WHOLE_CITY
+            mine = (margins[by].astype(str) == str(unit)) & (margins["variable"] == variable)
+            total = float(pd.to_numeric(margins.loc[mine, "target"]).sum())
+            margins = pd.concat([margins[~mine], pd.DataFrame([{by: unit, "variable": variable,
+                                                                "category": WHOLE_CITY, "target": total}])],
+                                ignore_index=True)
+    return frame, margins, used
+
+
+def _rakes_alone(frame: pd.DataFrame, margins: pd.DataFrame, by: str, unit) -> bool:
+    """Whether one unit's sample can be raked to its margins (a small sample may have every
+    category and still no solution, when two margins' categories never meet)."""
+    rows = frame[by].astype(str) == str(unit)
+    mine = margins[margins[by].astype(str) == str(unit)]
+    if not len(mine):
+        return True
+    try:
+        rake(frame.loc[rows], mine.drop(columns=by), max_iter=1000, tol=1e-8)
+        return True
+    except WeightingError:
+        return False
+
+
 def survey_design(data: pd.DataFrame, codebook, *, margins: pd.DataFrame | None = None, weighted: bool = True,
                   **options) -> SurveyDesign:
     """The design of a processed survey: stratified by city, calibrated within each city to the
     codebook's population margins by the codebook's ``weighting.method`` (raking, linear
-    calibration or post-stratification), unless ``weighted=False``."""
+    calibration or post-stratification), unless ``weighted=False``.
+
+    A city whose sample cannot support every margin (a category of the population with no
+    respondent, as in a city of 25 interviews) is weighted by the codebook's documented fallback
+    (``weighting.fallback``: sets of margins to try in order; by default the margins its sample
+    supports), still to its population total, and never blocks the other cities, whose weights are
+    unchanged. ``design.weight_diagnostics`` says which margins each city was weighted to
+    (``margins``) and which cities fell back (``fallback``)."""
     by = codebook.weighting.get("by", "city") if codebook.weighting else "city"
     frame = data.reset_index(drop=True)
     if weighted and codebook.weighting:
@@ -717,14 +793,38 @@ def survey_design(data: pd.DataFrame, codebook, *, margins: pd.DataFrame | None 
         return design
     margins = _codebook_margins(codebook) if margins is None else margins.assign(
         variable=lambda m: [v if str(v).startswith(MARGIN_PREFIX) else MARGIN_PREFIX + str(v) for v in m["variable"]])
+    fallback = codebook.weighting.get("fallback", [])
     method = codebook.weighting.get("method", "raking")
-    if method == "linear":
-        return calibrate_design(design, margins, by=by, method="linear", **options)
-    if method == "poststratify":
-        (variable,) = margins["variable"].unique()
-        cells = margins[margins["variable"] == variable].drop(columns="variable")
-        return poststratify_design(design, variable, cells, by=by)
-    return rake_design(design, margins, by=by, **options)
+
+    def calibrated(frame, margins):
+        design = SurveyDesign(frame, strata=by, codebook=codebook)
+        if method == "linear":
+            return calibrate_design(design, margins, by=by, method="linear", **options)
+        if method == "poststratify":
+            (variable,) = margins["variable"].unique()
+            cells = margins[margins["variable"] == variable].drop(columns="variable")
+            return poststratify_design(design, variable, cells, by=by)
+        return rake_design(design, margins, by=by, **options)
+
+    start_frame, start_margins = frame, margins
+    frame, margins, fell_back = _with_fallback(start_frame, start_margins, by, fallback)
+    try:
+        design = calibrated(frame, margins)
+    except WeightingError:
+        # every category has respondents, yet some unit cannot be raked (margins whose categories
+        # never meet in a small sample): find those units and let them fall back too
+        stuck = [u for u in frame[by].unique() if u not in fell_back and not _rakes_alone(frame, margins, by, u)]
+        if not stuck:
+            raise
+        frame, margins, fell_back = _with_fallback(start_frame, start_margins, by, fallback, force=set(stuck))
+        design = calibrated(frame, margins)
+    if design.weight_diagnostics is not None:
+        all_margins = [m.removeprefix(MARGIN_PREFIX) for m in dict.fromkeys(margins["variable"])]
+        diag = design.weight_diagnostics.copy()
+        diag["margins"] = [", ".join(fell_back.get(u, all_margins)) for u in diag[by]]
+        diag["fallback"] = [u in fell_back for u in diag[by]]
+        design = replace(design, weight_diagnostics=diag)
+    return design
 
 
 def replicate_design(design: SurveyDesign, codebook=None, *, replicates: int = 500, seed: int | None = None,
