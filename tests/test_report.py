@@ -199,3 +199,13 @@ def test_report_without_last_year_says_so(tmp_path, codebook):
     sio.ingest(2024, raw_root=ROOT / "data" / "raw", out_root=only, codebook=codebook)
     report = AnnualReport(2024, processed_dir=only, codebook=codebook)
     assert report.previous is None and "2023" in report.change_markdown() and report.change_table() is None
+
+
+def test_tables_render_to_the_same_bytes_every_time():
+    """No random table id: the same table gives the same HTML (a report can be compared byte for byte)."""
+    from satisfaction.report import show_table
+
+    df = pd.DataFrame({"城市": ["南宁", "柳州"], "指数": [77.14, 75.2]})
+    first, second = show_table(df).data, show_table(df.copy()).data
+    assert first == second and "T_" in first
+    assert show_table(df.assign(指数=[70.0, 71.0])).data != first
