@@ -231,6 +231,12 @@ def read_tables(path: str | Path, display_name: str | None = None) -> tuple[list
     sha = hashlib.sha256(blob).hexdigest()
     if not blob.strip():
         raise ValidationError([Problem(name, "empty_file", "the file is empty")])
+    if suffix in (".csv", ".txt") and blob.startswith(b"PK\x03\x04"):
+        raise ValidationError([Problem(name, "unsupported_format", f"the file is a workbook (XLSX) with a {suffix} "
+                                       "name; rename it .xlsx (or export it as CSV)")])
+    if suffix in (".xlsx", ".xlsm") and not blob.startswith(b"PK\x03\x04"):
+        raise ValidationError([Problem(name, "unsupported_format", f"the file has an {suffix} name but is not a "
+                                       "workbook (a CSV or text file renamed?); give it its real extension")])
     if suffix in (".xlsx", ".xlsm"):
         tables, skipped = _read_workbook(blob, name, sha)
         return [replace(t, source_path=path) for t in tables], skipped
@@ -830,14 +836,14 @@ def _masked(frame: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
 def _count_rows(path: Path) -> int | None:
     """The answer rows of a text export that could not be read (non-blank lines after the header),
     or None where they cannot be counted (a broken workbook, a binary file)."""
-    if path.suffix.lower() not in (".csv", ".txt"):
-        return None
     try:
         blob = path.read_bytes()
     except OSError:
         return None
-    # line breaks are the same bytes in UTF-8 and GBK; undecodable bytes do not change the count
     utf16 = blob.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if blob.startswith(b"PK\x03\x04") or (b"\x00" in blob[:4096] and not utf16):
+        return None                      # a workbook or a binary file: its rows cannot be counted as lines
+    # line breaks are the same bytes in UTF-8 and GBK; undecodable bytes do not change the count
     text = blob.decode("utf-16" if utf16 else "utf-8", errors="replace")
     lines = [line for line in text.splitlines() if line.strip()]
     return max(0, len(lines) - 1)

@@ -638,3 +638,16 @@ def test_a_few_gbk_lines_in_a_utf8_file_are_named(tmp_path, codebook, export):
         load(path, codebook)
     (p,) = only_problem(info, "encoding")
     assert "line(s) 5, 8" in p.message and p.row == 5
+
+
+def test_renamed_files_are_named_for_what_they_are(tmp_path, codebook, export):
+    xlsx_as_csv = tmp_path / "a.csv"
+    xlsx_as_csv.write_bytes(xlsx_bytes({"s": export}))
+    csv_as_xlsx = tmp_path / "b.xlsx"
+    csv_as_xlsx.write_text(export.to_csv(index=False), encoding="utf-8")
+    for path, says in ((xlsx_as_csv, "rename it .xlsx"), (csv_as_xlsx, "not a workbook")):
+        with pytest.raises(sat.ValidationError) as info:
+            load(path, codebook)
+        assert says in only_problem(info, "unsupported_format")[0].message
+    survey = load([xlsx_as_csv, csv_as_xlsx], codebook, strict=False, allow_unreadable=True)
+    assert [s["rows_unreadable"] for s in survey.sources] == [None, len(export)]
