@@ -639,6 +639,9 @@ def run_report(year: int, *, region: str | None = None, lang: str = "zh", proces
         nb.metadata.setdefault("papermill", {})
         nb.metadata["papermill"]["input_path"] = _relative(notebook, root)
         nb.metadata["papermill"]["output_path"] = _relative(target / NOTEBOOK, root)
+        for cell in nb.cells:  # papermill gives the cell it injects a random id: a fixed one keeps runs identical
+            if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+                cell["id"] = "injected-parameters"
         nbformat.write(nb, str(executed))
         title = t("report_title", lang, year=year, region=cb.region["en" if lang == "en" else "zh"])
         atomic_write_bytes(staging / "report.html", notebook_to_html(nb, lang=lang, title=title).encode("utf-8"))

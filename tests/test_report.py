@@ -209,3 +209,24 @@ def test_tables_render_to_the_same_bytes_every_time():
     first, second = show_table(df).data, show_table(df.copy()).data
     assert first == second and "T_" in first
     assert show_table(df.assign(指数=[70.0, 71.0])).data != first
+
+
+def test_the_same_inputs_give_the_same_report(published, processed, tmp_path):
+    """Byte-identical HTML, tables and figures; the executed notebook identical but for papermill's
+    run times."""
+    again = run_report(2024, processed_root=processed, output_root=tmp_path, progress=False)
+    files = sorted(p.relative_to(published) for p in published.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        if rel.suffix != ".ipynb":
+            assert (published / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+    def without_times(folder, output_root):
+        nb = nbformat.read(str(folder / "annual_report.ipynb"), as_version=4)
+        nb.metadata.pop("papermill", None)
+        for cell in nb.cells:
+            cell.metadata.pop("papermill", None)
+            cell.metadata.pop("execution", None)
+        return nbformat.writes(nb).replace(str(output_root), "OUTPUT")   # the output folder is a parameter
+
+    assert without_times(published, published.parent.parent) == without_times(again, tmp_path)
