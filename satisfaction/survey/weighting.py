@@ -452,6 +452,20 @@ def _linear_replay(x: np.ndarray, totals: np.ndarray, groups: np.ndarray, method
     return replay
 
 
+def _replayed(replicates, replay):
+    """Replicates with ``replay(rows, W)`` applied: to the whole matrix when it is held, else to
+    every block as it is generated."""
+    if replicates.weights is not None:
+        return replace(replicates, weights=replay(slice(None), replicates.weights))
+    source = replicates.block_source
+
+    def blocks():
+        for rows, w in source():
+            yield rows, replay(rows, w)
+
+    return replace(replicates, block_source=blocks)
+
+
 def apply_calibrations(design: SurveyDesign, replicates) -> "Replicates":
     """Replicates (drawn from the weights before any calibration) passed through every calibration
     step recorded on the design, in order."""
@@ -464,15 +478,7 @@ def apply_calibrations(design: SurveyDesign, replicates) -> "Replicates":
             w = step(rows, w)
         return w
 
-    if replicates.weights is not None:
-        return replace(replicates, weights=run(slice(None), replicates.weights))
-    source = replicates.block_source
-
-    def calibrated():
-        for rows, w in source():
-            yield rows, run(rows, w)
-
-    return replace(replicates, block_source=calibrated)
+    return _replayed(replicates, run)
 
 
 def _calibrated(design: SurveyDesign, weights: np.ndarray, cal: Calibration, replicates: bool) -> SurveyDesign:
@@ -480,18 +486,7 @@ def _calibrated(design: SurveyDesign, weights: np.ndarray, cal: Calibration, rep
     same way."""
     new = design.with_weights(weights, cal)
     if replicates and design.replicates is not None:
-        rep = design.replicates
-        if rep.weights is not None:
-            rep = replace(rep, weights=cal.replay(slice(None), rep.weights))
-        else:
-            source = rep.block_source
-
-            def calibrated():
-                for rows, w in source():
-                    yield rows, cal.replay(rows, w)
-
-            rep = replace(rep, block_source=calibrated)
-        new = new.with_weights(new.weights, replicates=rep)
+        new = new.with_weights(new.weights, replicates=_replayed(design.replicates, cal.replay))
     return new
 
 
@@ -524,18 +519,7 @@ def rake_replicates(design: SurveyDesign, margins, *, by: str | None = None, max
     """
     rep = design.require_replicates()
     groups, _, prepared = _prepare(design.data, margins, design.weights, by)
-    replay = _raking_replay(groups, prepared, max_iter, tol)
-    if rep.weights is not None:
-        new = replace(rep, weights=replay(slice(None), rep.weights))
-    else:
-        source = rep.block_source
-
-        def reraked():
-            for rows, weights in source():
-                yield rows, replay(rows, weights)
-
-        new = replace(rep, block_source=reraked)
-    return design.with_weights(design.weights, replicates=new)
+    return design.with_weights(design.weights, replicates=_replayed(rep, _raking_replay(groups, prepared, max_iter, tol)))
 
 
 def _restrict(margin: _Margin, rows) -> _Margin:
