@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from . import synth
 from .codebook import Codebook, load_codebook
 from .errors import CodebookError, Problem, SatisfactionError, ValidationError
-from .io import Survey, load_survey
+from .ingest import Survey, load_survey
 
 try:
     __version__ = _version("satisfaction")

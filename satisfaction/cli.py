@@ -99,7 +99,7 @@ def _print_problems(problems, stream=None, limit: int = 200) -> None:
 
 def cmd_ingest(args) -> int:
     from .codebook import load_codebook
-    from .io import ingest
+    from .ingest import ingest
 
     cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))
     raw = _root_path(args.raw_dir, "data", "raw")
@@ -127,7 +127,7 @@ def cmd_index(args) -> int:
 
     from .codebook import load_codebook
     from .index import score_table, weighted_scores
-    from .io import atomic_write_bytes, read_processed, xlsx_bytes
+    from .ingest import atomic_write_bytes, read_processed, xlsx_bytes
     from .survey.weighting import survey_design
 
     cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))

@@ -37,7 +37,7 @@ from .ranking import change, pairwise, point_ranks, rank_correlation, rank_sets,
 from .sensitivity import rank_sensitivity
 from .reliability import quality_flags, reliability_table
 from .survey.weighting import replicate_design, survey_design
-from .io import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
+from .ingest import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
 from .labels import check_lang, t
 from .paths import notebooks_dir, processed_dir, project_root, reports_dir, resolve
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .codebook import Codebook, load_codebook
-from .io import xlsx_bytes
+from .ingest import xlsx_bytes
 
 DEFAULT_SEED = 20240601
 YEARS = tuple(range(2019, 2025))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -368,7 +370,7 @@ def test_crash_while_writing_leaves_previous_output_untouched(tmp_path, codebook
     _, out = sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     calls = {"n": 0}
-    real = sio.Path.write_bytes
+    real = Path.write_bytes
 
     def flaky(self, data):
         calls["n"] += 1
@@ -376,7 +378,7 @@ def test_crash_while_writing_leaves_previous_output_untouched(tmp_path, codebook
             raise OSError("disk full")
         return real(self, data)
 
-    monkeypatch.setattr(sio.Path, "write_bytes", flaky)
+    monkeypatch.setattr(Path, "write_bytes", flaky)
     with pytest.raises(OSError, match="disk full"):
         sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
     monkeypatch.undo()
@@ -391,7 +393,7 @@ def test_atomic_write_bytes_keeps_old_file_on_failure(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("rename failed")
 
-    monkeypatch.setattr(sio.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
         sio.atomic_write_bytes(target, b"new")
     monkeypatch.undo()

@@ -1,0 +1,48 @@
+"""Ingestion: reading, mapping and validating raw survey exports; writing the processed year.
+
+:func:`load_survey` reads CSV (UTF-8, UTF-8 with BOM, GBK/GB18030), XLSX and SPSS ``.sav`` files,
+maps their headers to the codebook's codes, recodes don't-know and missing codes to NaN, mirrors
+reverse-coded items and checks every value. Each problem names the file, the row (as a spreadsheet
+shows it: header = row 1; for ``.sav`` the case number), the column, the value and the rule.
+
+Rules (the ``rule`` of each :class:`~satisfaction.errors.Problem`):
+
+=====================  ==========================================================================
+``empty_file``         the file has no bytes, or a header but no answer rows
+``encoding``           the bytes are neither UTF-8 nor GBK/GB18030 (nor UTF-16 with a BOM)
+``unreadable``         the file cannot be parsed in its format
+``unsupported_format`` the file's suffix is not .csv, .txt, .xlsx, .xlsm or .sav
+``missing_column``     a required column (id, city, demographics, index items) is absent
+``duplicate_column``   two columns map to the same code
+``unknown_header``     a header matches nothing in the codebook
+``personal_data``      a column looks like personal data (name, phone, ID number, address, e-mail)
+``missing_value``      a required value (id, city, demographic) is empty
+``non_numeric``        an answer that must be a number is not
+``out_of_range``       an answer is not a point of the item's scale nor one of its special codes
+``unknown_city``       the city matches no city of the codebook
+``unknown_category``   a demographic value is not one of its categories
+``wrong_year``         the row's year differs from the year being ingested
+``bad_date``           the interview date cannot be read
+``duplicate_id``       a respondent id occurs more than once (within or across files)
+=====================  ==========================================================================
+
+With ``strict=True`` any problem raises :class:`~satisfaction.errors.ValidationError` listing all
+of them. With ``strict=False`` rows with problems are rejected (kept, with their reasons, in
+``Survey.rejects``), files with file-level problems have all their rows rejected, and unknown or
+personal-data columns are left out (and reported); always ``rows in = rows kept + rows rejected``.
+"""
+from __future__ import annotations
+
+from .privacy import looks_personal_value, mask_personal
+from .readers import RawTable, decode_bytes, read_raw, read_tables
+from .rules import COLUMN_RULES, FILE_RULES, MAX_DURATION_SEC, SUPPORTED_SUFFIXES
+from .storage import (atomic_write_bytes, ingest, iter_problem_lines, read_processed, replace_dir_atomically,
+                      write_processed, xlsx_bytes)
+from .survey import Survey, load_survey
+from .validate import map_columns, validate_table
+from ..errors import Problem, ValidationError
+
+__all__ = ["COLUMN_RULES", "FILE_RULES", "MAX_DURATION_SEC", "SUPPORTED_SUFFIXES", "Problem", "RawTable", "Survey",
+           "ValidationError", "atomic_write_bytes", "decode_bytes", "ingest", "iter_problem_lines", "load_survey",
+           "looks_personal_value", "map_columns", "mask_personal", "read_processed", "read_raw", "read_tables",
+           "replace_dir_atomically", "validate_table", "write_processed", "xlsx_bytes"]
