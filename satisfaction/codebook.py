@@ -133,6 +133,9 @@ class Codebook:
     cities: dict[str, City]
     personal_header_patterns: tuple[re.Pattern, ...]
     personal_value_patterns: tuple[re.Pattern, ...]
+    personal_id_card: bool = False             # 18-character resident ID numbers, by check digit (GB 11643)
+    personal_names: re.Pattern | None = None   # a declared surname followed by a given name or a title
+    personal_surnames: tuple[str, ...] = ()
     weighting: dict = field(default_factory=dict)
     ahp: dict = field(default_factory=dict)  # node code -> (children in matrix order, judgement matrix)
     composite: dict = field(default_factory=dict)  # {"sizes_file": …, "sizes": [columns]}
@@ -446,6 +449,23 @@ def load_codebook(path: str | Path) -> Codebook:
                 bucket.append(re.compile(str(pat)))
             except re.error as exc:
                 errors.append(f"personal_data.{key}: bad regular expression {pat!r}: {exc}")
+    id_card = pdata.get("id_card", False)
+    if not isinstance(id_card, bool):
+        errors.append(f"personal_data.id_card: must be true or false, got {id_card!r}")
+        id_card = False
+    names_pattern = None
+    names = pdata.get("names")
+    if names is not None:
+        surnames, titles = _as_list((names or {}).get("surnames")), _as_list((names or {}).get("titles"))
+        bad = [x for x in surnames + titles if not (isinstance(x, str) and x and all("\u4e00" <= ch <= "\u9fff" for ch in x))]
+        if not surnames or bad:
+            errors.append("personal_data.names: give `surnames` (and optionally `titles`) as lists of Chinese "
+                          f"characters{f'; not Chinese characters: {bad!r}' if bad else ''}")
+        else:
+            given = "[\u4e00-\u9fff]{1,2}"
+            ending = "|".join([given, *map(re.escape, sorted(titles, key=len, reverse=True))])
+            heads = "|".join(map(re.escape, sorted(surnames, key=len, reverse=True)))
+            names_pattern = re.compile(f"^(?:{heads})(?:{ending})$")
 
     try:
         min_valid = int(raw.get("min_valid_per_city", 0))
@@ -515,6 +535,10 @@ def load_codebook(path: str | Path) -> Codebook:
         cities=cities,
         personal_header_patterns=tuple(header_patterns),
         personal_value_patterns=tuple(value_patterns),
+        personal_id_card=id_card,
+        personal_names=names_pattern,
+        personal_surnames=tuple(sorted({str(x) for x in _as_list((pdata.get("names") or {}).get("surnames"))},
+                                       key=len, reverse=True)) if names_pattern is not None else (),
         weighting=weighting,
         ahp=ahp,
         composite=composite,

@@ -1,6 +1,7 @@
 """Ingestion: every format, every rule, and nothing lost (rows in = rows kept + rows rejected)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -653,3 +654,101 @@ def test_renamed_files_are_named_for_what_they_are(tmp_path, codebook, export):
         assert says in only_problem(info, "unsupported_format")[0].message
     survey = load([xlsx_as_csv, csv_as_xlsx], codebook, strict=False, allow_unreadable=True)
     assert [s["rows_unreadable"] for s in survey.sources] == [None, len(export)]
+
+
+# ---- personal data: ID numbers by check digit, names by the codebook's rule ----------------------
+
+
+def _id_number(area: str, born: str, seq: str) -> str:
+    """An 18-character ID number with its GB 11643-1999 check character, computed here from the
+    standard's definition (weights 2^(17-i) mod 11, check "10X98765432")."""
+    body = area + born + seq
+    total = sum(int(d) * (2 ** (17 - i) % 11) for i, d in enumerate(body))
+    return body + "10X98765432"[total % 11]
+
+
+def test_id_card_check_digit_follows_the_standard():
+    from satisfaction.ingest.privacy import id_card_valid
+
+    assert id_card_valid("11010519491231002X")          # the example printed in GB 11643-1999
+    assert _id_number("110105", "19491231", "002") == "11010519491231002X"
+    assert id_card_valid("11010519491231002x")
+    assert not id_card_valid("110105194912310021")      # wrong check character
+    assert not id_card_valid("11010519491332002X")      # no 32nd of 13th month
+    assert not id_card_valid("123456789012345678")      # an 18-digit survey code
+
+
+@settings(max_examples=200, deadline=None)
+@given(area=st.integers(110000, 659999), born=st.dates(dt.date(1920, 1, 1), dt.date(2010, 12, 31)),
+       seq=st.integers(0, 999), wrong=st.sampled_from("0123456789X"))
+def test_id_numbers_are_recognised_by_their_check_character(codebook, area, born, seq, wrong):
+    from satisfaction.ingest.privacy import id_card_valid, mask_personal
+
+    number = _id_number(str(area), born.strftime("%Y%m%d"), f"{seq:03d}")
+    assert id_card_valid(number)
+    masked = mask_personal(f"身份证 {number}", codebook)
+    assert number not in masked and masked == f"身份证 {number[:6]}{'*' * 8}{number[-4:]}"
+    if wrong != number[-1]:
+        assert not id_card_valid(number[:-1] + wrong)
+        assert mask_personal(number[:-1] + wrong, codebook) == number[:-1] + wrong
+
+
+def test_eighteen_digit_respondent_codes_are_not_taken_for_id_numbers(tmp_path, codebook, export):
+    codes = export.copy()
+    rid = header_of(codebook, "respondent_id")
+    codes[rid] = [f"2024450100{i:08d}" for i in range(len(codes))]
+    codes[rid] = [c if not sat.ingest.privacy.id_card_valid(c) else c[:-1] + "A" for c in codes[rid]]
+    survey = load(write_csv(codes, tmp_path / "codes.csv"), codebook)
+    assert survey.rows_kept == len(codes) and list(survey.data["respondent_id"]) == list(codes[rid])
+
+
+def test_names_are_personal_data_by_the_codebooks_rule(tmp_path, codebook, export):
+    """An interviewer's name in the interviewer column and a name typed into an answer: rows
+    rejected, values masked to the surname (张*), nothing written in data/processed/; a column of
+    names under an unknown header is left out whole. Cities and categories that begin with a
+    surname (贺州, 高中/中专) are not names."""
+    bad = export.copy()
+    bad.loc[0, header_of(codebook, "interviewer")] = "张伟"
+    bad.loc[1, header_of(codebook, "interviewer")] = "欧阳娜娜"
+    bad.loc[2, header_of(codebook, "S1a")] = "李先生"
+    bad["联络员"] = ["王芳", "陈静", "刘洋", ""] * (len(bad) // 4)
+    path = write_csv(bad, tmp_path / "names.csv")
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    personal = only_problem(info, "personal_data")
+    assert {p.value for p in personal if p.row} == {"张*", "欧阳**"}
+    assert any(p.column == "联络员" and p.row is None for p in personal)
+    assert only_problem(info, "non_numeric")[0].value == "李**"
+    lenient = load(path, codebook, strict=False)
+    assert lenient.rows_kept + lenient.rows_rejected == len(bad) and lenient.rows_rejected == 3
+    out = sat.ingest.write_processed(lenient, tmp_path / "processed", year=2024)
+    written = b"".join(f.read_bytes() for f in out.iterdir())
+    written += b"".join(pd.read_parquet(f).astype(str).to_csv().encode() for f in out.glob("*.parquet"))
+    for secret in ("张伟", "欧阳娜娜", "李先生", "王芳", "陈静", "刘洋"):
+        assert secret.encode() not in written, secret
+    assert "张*".encode() in written
+    kept_cities = set(lenient.data["city"])
+    assert kept_cities == {"450100", "451100"}
+
+
+def test_city_and_category_labels_are_never_taken_for_names(codebook):
+    from satisfaction.ingest.privacy import looks_personal_value, mask_personal
+
+    labels = [c.zh for c in codebook.cities.values()]
+    labels += [lab["zh"] for d in codebook.demographics.values() for lab in d.categories.values()]
+    labels += [c + "市" for c in labels[:len(codebook.cities)]]
+    assert not looks_personal_value(pd.Series(labels), codebook).any()
+    assert [mask_personal(v, codebook) for v in labels] == labels
+
+
+def test_a_names_section_without_surnames_is_refused(tmp_path):
+    import yaml
+
+    from conftest import CODEBOOK
+
+    raw = yaml.safe_load(CODEBOOK.read_text(encoding="utf-8"))
+    raw["personal_data"]["names"] = {"titles": ["先生"]}
+    path = tmp_path / "codebook.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(sat.CodebookError, match="personal_data.names"):
+        sat.load_codebook(path)

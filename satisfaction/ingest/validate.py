@@ -171,7 +171,7 @@ def validate_table(codebook: Codebook, table: RawTable, mapping: dict[int, str],
         # a phone or ID number in a field the codebook knows is personal data all the same: never kept
         if code in raw:
             check.flag(looks_personal_value(_clean(raw[code]), codebook), code, "personal_data",
-                       "looks like personal data (a phone, ID-card number or e-mail); use a code instead — "
+                       "looks like personal data (a phone, ID-card number, e-mail or name); use a code instead — "
                        "the value is never kept", raw[code])
 
     cities = required_text("city")
