@@ -126,7 +126,7 @@ def cmd_index(args) -> int:
     import pandas as pd
 
     from .codebook import load_codebook
-    from .index import score_table, weighted_scores
+    from .index import city_flags, score_table, weighted_scores
     from .ingest import atomic_write_bytes, read_processed, xlsx_bytes
     from .survey.weighting import survey_design
 
@@ -152,7 +152,8 @@ def cmd_index(args) -> int:
     table = score_table(scores, cb)
     lang = args.lang
     table.insert(2, "name", table["city"].map(lambda c: cb.city_label(c, lang)))
-    table["flag"] = _index_flags(table["city"], survey.data, design, cb, lang)
+    flags = city_flags(survey.data, design, cb, lang=lang).set_index("city")["flag"]
+    table["flag"] = table["city"].map(flags).fillna("").to_numpy()
     table = table.rename(columns={c: cb.label(c, lang) for c in [cb.tree.code, *[d.code for d in cb.dimensions]]})
     if args.out:
         out = Path(args.out)
@@ -162,30 +163,6 @@ def cmd_index(args) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(2).to_string(index=False))
     return 0
-
-
-def _index_flags(cities, data, design, cb, lang: str) -> list[str]:
-    """Per city, what a reader must know before comparing it: a sample below the codebook's
-    minimum, and weights from the documented fallback (fewer margins)."""
-    from .index import sample_sizes
-
-    sizes = sample_sizes(data, cb).set_index("city")
-    diag = design.weight_diagnostics
-    fell_back = {} if diag is None or "fallback" not in diag else \
-        {c: m for c, m, f in zip(diag["city"], diag["margins"], diag["fallback"]) if f}
-    out = []
-    for city in cities:
-        notes = []
-        n = int(sizes.loc[city, "n"]) if city in sizes.index else 0
-        if n < cb.min_valid_per_city:
-            notes.append(f"样本量 {n} 低于最低要求 {cb.min_valid_per_city}" if lang == "zh" else
-                         f"n = {n}, below the minimum of {cb.min_valid_per_city}")
-        if city in fell_back:
-            margins = fell_back[city] or ("仅总量" if lang == "zh" else "total only")
-            notes.append(f"样本不足以按全部人口结构加权，改按：{margins}" if lang == "zh" else
-                         f"weighted to fewer margins ({margins}): its sample cannot support them all")
-        out.append("；".join(notes) if lang == "zh" else "; ".join(notes))
-    return out
 
 
 def cmd_report(args) -> int:

@@ -35,10 +35,15 @@ class DriverError(SatisfactionError):
 
 
 MAX_SHAPLEY_PREDICTORS = 20
+#: Complete interviews needed per predictor before a unit's driver analysis is run (Harrell,
+#: *Regression Modeling Strategies*, 2nd ed. 2015, §4.4: about 10–20 observations per parameter);
+#: a unit with fewer gets no importance and the quadrant ``too_few``, never a number fitted to noise.
+MIN_ROWS_PER_PREDICTOR = 10
 QUADRANTS = {
-    "zh": {"concentrate": "重点改进", "keep": "继续保持", "low": "次要改进", "overkill": "过度投入"},
+    "zh": {"concentrate": "重点改进", "keep": "继续保持", "low": "次要改进", "overkill": "过度投入",
+           "too_few": "样本不足，未作分析"},
     "en": {"concentrate": "Concentrate here", "keep": "Keep up the good work", "low": "Low priority",
-           "overkill": "Possible overkill"},
+           "overkill": "Possible overkill", "too_few": "Too few interviews to analyse"},
 }
 
 
@@ -131,6 +136,9 @@ def importance_performance(data: pd.DataFrame, codebook, *, outcome: str = "OVER
     ``by=None``), with the quadrant. Indicator scores are respondent-level (each respondent's
     answered items combined with the codebook weights).
 
+    A unit with fewer than :data:`MIN_ROWS_PER_PREDICTOR` complete interviews per indicator gets
+    no importance (NaN) and the quadrant ``QUADRANTS[lang]["too_few"]``.
+
     Returns ``[by,] indicator, label, dimension, importance, performance, quadrant, r2, n``."""
     from .index import rescale_items, respondent_scores
 
@@ -148,18 +156,24 @@ def importance_performance(data: pd.DataFrame, codebook, *, outcome: str = "OVER
     fn = relative_weights if method == "relative_weights" else shapley_r2
     groups = [(None, data.index)] if by is None else list(data.groupby(by, sort=True).groups.items())
     rows = []
+    needed = MIN_ROWS_PER_PREDICTOR * len(indicators)
     for key, index in groups:
         part = frame.loc[index]
-        imp = fn(part, [ind.code for ind in indicators], outcome, weights=w.loc[index].to_numpy())
         sub = part[[ind.code for ind in indicators]]
         ww = w.loc[index].to_numpy()[:, None] * sub.notna().to_numpy()
-        perf = (sub.fillna(0.0).to_numpy() * ww).sum(axis=0) / ww.sum(axis=0)
-        imp_cut, perf_cut = imp["share"].mean(), float(np.mean(perf))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            perf = (sub.fillna(0.0).to_numpy() * ww).sum(axis=0) / ww.sum(axis=0)
+        complete = int((part.notna().all(axis=1).to_numpy() & (w.loc[index].to_numpy() > 0)).sum())
+        if complete < needed:
+            share, r2 = np.full(len(indicators), np.nan), np.nan
+            quadrants = [QUADRANTS[check_lang(lang)]["too_few"]] * len(indicators)
+        else:
+            imp = fn(part, [ind.code for ind in indicators], outcome, weights=w.loc[index].to_numpy())
+            share, r2, complete = imp["share"].to_numpy(), imp.attrs["r2"], imp.attrs["n"]
+            quadrants = [quadrant(share[j], perf[j], share.mean(), float(np.mean(perf)), lang) for j in range(len(indicators))]
         for j, ind in enumerate(indicators):
             row = {} if by is None else {by: key}
             row.update(indicator=ind.code, label=ind.label(lang), dimension=dim_of[ind.code],
-                       importance=float(imp["share"].iloc[j]), performance=float(perf[j]),
-                       quadrant=quadrant(imp["share"].iloc[j], perf[j], imp_cut, perf_cut, lang),
-                       r2=imp.attrs["r2"], n=imp.attrs["n"])
+                       importance=float(share[j]), performance=float(perf[j]), quadrant=quadrants[j], r2=r2, n=complete)
             rows.append(row)
     return pd.DataFrame(rows)

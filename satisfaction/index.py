@@ -141,6 +141,39 @@ def sample_sizes(data: pd.DataFrame, codebook: Codebook, *, by: str = "city") ->
     return out.reset_index().rename(columns={"index": by})
 
 
+def city_flags(data: pd.DataFrame, design, codebook: Codebook, *, lang: str = "zh") -> pd.DataFrame:
+    """Per city, what a reader must know before comparing it: a sample below the codebook's
+    minimum (``min_valid_per_city``) and weights from the codebook's documented fallback
+    (``weighting.fallback``: fewer margins, still to the city's population total).
+
+    Returns one row per city of the codebook with ``n``, ``below_minimum``, ``fallback``,
+    ``margins`` (those the city was weighted to) and ``flag`` (the words, empty when there is
+    nothing to say), in ``lang``.
+    """
+    from .labels import t
+
+    sizes = sample_sizes(data, codebook).set_index("city")
+    diag = getattr(design, "weight_diagnostics", None)
+    fell_back = {} if diag is None or "fallback" not in diag else \
+        {c: m for c, m, f in zip(diag["city"], diag["margins"], diag["fallback"]) if f}
+    names = {m: "×".join(codebook.label(c, lang) for c in cols)
+             for m, cols in (codebook.weighting or {}).get("margins", {}).items()}
+    sep = "、" if lang == "zh" else ", "
+    rows = []
+    for city, n in sizes["n"].items():
+        notes = []
+        if n < codebook.min_valid_per_city:
+            notes.append(t("flag_below_minimum", lang, n=int(n), minimum=codebook.min_valid_per_city))
+        margins = fell_back.get(city)
+        if margins is not None:
+            used = [names.get(m.strip(), m.strip()) for m in margins.split(",") if m.strip()]
+            notes.append(t("flag_fallback", lang, margins=sep.join(used) if used else t("flag_total_only", lang)))
+        rows.append({"city": city, "n": int(n), "below_minimum": bool(n < codebook.min_valid_per_city),
+                     "fallback": margins is not None, "margins": margins,
+                     "flag": ("；" if lang == "zh" else "; ").join(notes)})
+    return pd.DataFrame(rows)
+
+
 
 # ---- weighted scores with standard errors ---------------------------------------------------------
 

@@ -31,7 +31,7 @@ from .codebook import Codebook, load_codebook
 from .errors import SatisfactionError
 from .survey.estimate import margin_of_error, vcov
 from .drivers import QUADRANTS, importance_performance
-from .index import composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
+from .index import city_flags, composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
 from .schemes import fixed_weights, weights_for
 from .ranking import change, pairwise, point_ranks, rank_correlation, rank_sets, tau_best, tiers, versus_average
 from .sensitivity import rank_sensitivity
@@ -95,9 +95,22 @@ class AnnualReport:
 
     def sample_markdown(self) -> str:
         sizes = sample_sizes(self.survey.data, self.codebook)
-        return f"## {t('sec_sample', self.lang)}\n\n" + t(
+        text = f"## {t('sec_sample', self.lang)}\n\n" + t(
             "sample_note", self.lang, minimum=self.codebook.min_valid_per_city,
             met=int(sizes["meets_minimum"].sum()), total=len(sizes))
+        flagged = self.flags[self.flags["flag"] != ""]
+        if len(flagged):
+            sep = "；" if self.lang == "zh" else "; "
+            cities = sep.join(f"{self.codebook.city_label(c, self.lang)}（{f}）" if self.lang == "zh" else
+                              f"{self.codebook.city_label(c, self.lang)} ({f})" for c, f in zip(flagged["city"], flagged["flag"]))
+            text += "\n\n" + t("flags_note", self.lang, cities=cities)
+        return text
+
+    @cached_property
+    def flags(self) -> pd.DataFrame:
+        """Per city: below the codebook's minimum sample, weighted by the documented fallback
+        (:func:`satisfaction.index.city_flags`)."""
+        return city_flags(self.survey.data, self.design, self.codebook, lang=self.lang)
 
     def scores_markdown(self) -> str:
         idx = self.codebook.tree.code
@@ -183,7 +196,9 @@ class AnnualReport:
     def drivers_figure(self):
         names = {c: self.codebook.city_label(c, self.lang) for c in self.scores["city"]}
         quadrants = [QUADRANTS[self.lang][k] for k in ("concentrate", "keep", "low", "overkill")]
-        return plotting.quadrant_grid(self.drivers, units=list(self.scores["city"]), names=names, quadrant_names=quadrants,
+        analysed = set(self.drivers.loc[self.drivers["importance"].notna(), "city"])
+        units = [c for c in self.scores["city"] if c in analysed]   # a city with too few interviews has no chart
+        return plotting.quadrant_grid(self.drivers, units=units, names=names, quadrant_names=quadrants,
                                       title=t("fig_ipa_title", self.lang, year=self.year),
                                       xlabel=t("fig_ipa_x", self.lang), ylabel=t("fig_ipa_y", self.lang))
 
@@ -365,6 +380,9 @@ class AnnualReport:
         sep = "、" if self.lang == "zh" else "; "
         d = self.drivers[self.drivers["quadrant"] == concentrate].sort_values("importance", ascending=False)
         listed = d.groupby("city")["label"].agg(sep.join)
+        too_few = QUADRANTS[self.lang]["too_few"]
+        for city in self.drivers.loc[self.drivers["quadrant"] == too_few, "city"].unique():
+            listed[city] = too_few
         return pd.DataFrame({t("col_city", self.lang): self.scores["name"],
                              t("col_concentrate", self.lang): self.scores["city"].map(listed).fillna("—").to_numpy()})
 
@@ -404,6 +422,9 @@ class AnnualReport:
         })
         for dim in self.codebook.dimensions:
             out[self._label(dim.code)] = s[dim.code].round(2)
+        flags = self.flags.set_index("city")["flag"]
+        if (flags != "").any():
+            out[t("col_flag", self.lang)] = s["city"].map(flags).fillna("").to_numpy()
         return out
 
     def indicator_table(self) -> pd.DataFrame:

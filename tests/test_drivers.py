@@ -79,3 +79,18 @@ def test_importance_performance_per_city(survey_2024, codebook):
     assert set(out["quadrant"]) <= set(drivers.QUADRANTS["en"].values())
     shapley = drivers.importance_performance(survey_2024.data, codebook, by=None, method="shapley")
     assert shapley["importance"].sum() == pytest.approx(1.0) and len(shapley) == n_ind
+
+
+def test_a_city_with_too_few_interviews_gets_no_importance(survey_2024, codebook):
+    """Fewer than MIN_ROWS_PER_PREDICTOR complete interviews per indicator: no importance and the
+    quadrant "too few", its performance still given; the other cities are analysed as before."""
+    data = survey_2024.data
+    weak = "451100"
+    small = pd.concat([data[data["city"] != weak], data[data["city"] == weak].head(25)], ignore_index=True)
+    out = drivers.importance_performance(small, codebook, by="city")
+    before = drivers.importance_performance(data, codebook, by="city")
+    mine = out[out["city"] == weak]
+    assert mine["importance"].isna().all() and (mine["quadrant"] == drivers.QUADRANTS["zh"]["too_few"]).all()
+    assert mine["performance"].between(0, 100).all() and (mine["n"] < drivers.MIN_ROWS_PER_PREDICTOR * len(mine)).all()
+    pd.testing.assert_frame_equal(out[out["city"] != weak].reset_index(drop=True),
+                                  before[before["city"] != weak].reset_index(drop=True))

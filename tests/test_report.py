@@ -230,3 +230,29 @@ def test_the_same_inputs_give_the_same_report(published, processed, tmp_path):
         return nbformat.writes(nb).replace(str(output_root), "OUTPUT")   # the output folder is a parameter
 
     assert without_times(published, published.parent.parent) == without_times(again, tmp_path)
+
+
+def test_a_weak_city_is_reported_with_a_note_and_never_blocks_the_report(tmp_path, codebook):
+    """A year in which one city has 25 interviews: the report is published, its sample section
+    and its score table say that the city is below the minimum and weighted to fewer margins, and
+    no other city carries a note."""
+    from dataclasses import replace
+
+    full = sio.read_processed(sio.ingest(2024, raw_root=ROOT / "data" / "raw", out_root=tmp_path / "full",
+                                         codebook=codebook)[1], codebook)
+    weak = "451100"
+    keep = (full.data["city"] != weak) | (full.data.groupby("city").cumcount() < 25)
+    small = replace(full, data=full.data[keep].reset_index(drop=True),
+                    dont_know=full.dont_know[keep.to_numpy()].reset_index(drop=True))
+    sio.write_processed(small, tmp_path / "processed" / "2024", year=2024)
+    folder = run_report(2024, processed_root=tmp_path / "processed", output_root=tmp_path / "reports", progress=False)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    name = codebook.city_label(weak, "zh")
+    note = TEXT["zh"]["flags_note"].split("{")[0]
+    assert note in html and f"{name}（样本量 25 低于最低要求 {codebook.min_valid_per_city}" in html
+    assert "改按文化程度、居住地类型加权" in html
+    report = AnnualReport(2024, processed_dir=tmp_path / "processed", codebook=codebook)
+    flags = report.scores_table().set_index(TEXT["zh"]["col_city"])[TEXT["zh"]["col_flag"]]
+    assert flags[name] and (flags.drop(index=name) == "").all()
+    priorities = report.priorities_table().set_index(TEXT["zh"]["col_city"])[TEXT["zh"]["col_concentrate"]]
+    assert priorities[name] == "样本不足，未作分析" and "样本不足" not in "".join(priorities.drop(index=name))

@@ -330,3 +330,48 @@ def test_a_weak_city_falls_back_and_never_blocks_the_others(tmp_path, survey_202
     table = pd.read_csv(out, encoding="utf-8-sig", dtype={"city": str}).set_index("city")
     assert "below the minimum" in table.loc[weak, "flag"] and "fewer margins" in table.loc[weak, "flag"]
     assert table.drop(index=weak)["flag"].isna().all()
+
+
+def test_a_category_a_replicate_missed_has_its_target_spread_over_its_margin():
+    """Cells (group a: categories 1–3, group b: 1–2) in two replicates; replicate 0 drew every
+    category, replicate 1 missed a/2: its target 30 goes to a/1 and a/3 in proportion (20:50), so a
+    still totals 100 and b is untouched."""
+    targets = np.array([20.0, 30.0, 50.0, 60.0, 40.0])
+    sums = np.array([[5.0, 1.0], [3.0, 0.0], [4.0, 7.0], [2.0, 2.0], [6.0, 1.0]])
+    group = np.array(["a", "a", "a", "b", "b"])
+    spread = wt.undrawn_spread(targets, sums, group)
+    np.testing.assert_allclose(spread[:, 0], targets)
+    np.testing.assert_allclose(spread[:, 1], [20 * 100 / 70, 0.0, 50 * 100 / 70, 60.0, 40.0])
+    assert wt.undrawn_spread(targets, sums[:, :1], group) is targets   # nothing missed: unchanged
+
+
+def test_replicates_of_a_weak_city_are_re_raked_by_the_documented_rule(survey_2024, codebook):
+    """Bootstrap replicates of a year with one city of 25 interviews: no replicate fails; in each
+    the weak city reaches its population total (missed categories spread over their margin, or
+    fewer margins where the drawn categories never meet), every other city meets every margin, and
+    the weak city's standard error is finite and wider than with its full sample."""
+    data = survey_2024.data
+    weak = "451100"
+    small = pd.concat([data[data["city"] != weak], data[data["city"] == weak].head(25)], ignore_index=True)
+    design = wt.replicate_design(wt.survey_design(small, codebook), codebook, replicates=200, seed=7)
+    reps = design.require_replicates().weights
+    city = design.data["city"].to_numpy()
+    margins = wt.load_margins(codebook.margins_path)
+    total = margins[(margins["city"] == weak) & (margins["variable"] == "residence")]["target"].sum()
+    np.testing.assert_allclose(reps[city == weak].sum(axis=0), total, rtol=1e-6)
+    # every other city meets each margin in every replicate
+    frame = design.data
+    for name in codebook.weighting["margins"]:
+        key = frame[wt.MARGIN_PREFIX + name].astype(str)
+        target = margins[margins["variable"] == name].set_index(["city", "category"])["target"]
+        strong = city != weak
+        sums = pd.DataFrame(reps[strong]).groupby([city[strong], key.to_numpy()[strong]]).sum()
+        expected = target.reindex(sums.index).to_numpy()
+        np.testing.assert_allclose(sums.to_numpy(), expected[:, None] * np.ones((1, reps.shape[1])), rtol=1e-6)
+    from satisfaction.index import replicate_scores
+
+    scores = replicate_scores(design, codebook)
+    se = scores[scores["node"] == codebook.tree.code].set_index("city")["se"]
+    full = replicate_scores(wt.replicate_design(wt.survey_design(data, codebook), codebook, replicates=200, seed=7), codebook)
+    se_full = full[full["node"] == codebook.tree.code].set_index("city")["se"]
+    assert np.isfinite(se[weak]) and se[weak] > se_full[weak]

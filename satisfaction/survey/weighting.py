@@ -209,6 +209,44 @@ def _aggregators(margins: list[_Margin], n: int) -> list[sparse.csr_matrix]:
     return [sparse.csr_matrix((np.ones(n), (m.cells, np.arange(n))), shape=(len(m.targets), n)) for m in margins]
 
 
+def _cell_targets(m: _Margin, w: np.ndarray) -> np.ndarray:
+    """The margin's targets shaped for ``w``: per cell, or per cell and replicate (cells × B) when
+    replicates have targets of their own (:func:`undrawn_spread`)."""
+    if m.targets.ndim == 2:
+        return m.targets
+    return m.targets[:, None] if w.ndim == 2 else m.targets
+
+
+def undrawn_spread(targets: np.ndarray, sums: np.ndarray, cell_group: np.ndarray) -> np.ndarray:
+    """Targets per cell and replicate (cells × B) for replicates that drew no respondent of a category.
+
+    A bootstrap replicate of a small city can miss a category altogether (a category held by m of
+    the city's n respondents is missed with probability about e^(-m)); no weight can then reach
+    its target. The documented rule: in that replicate the missed category's target is spread over
+    the other categories of the same margin and group in proportion to their targets,
+
+        T*_cb = 0 if the replicate total S_cb = 0, else T_c · Σ_{c'∈g} T_c' / Σ_{c'∈g, S_c'b>0} T_c',
+
+    so the group (the city) still reaches its population total and its other categories keep their
+    relative sizes: the cell is collapsed into its margin for that replicate only, as one collapses
+    empty cells before raking. Replicates that drew every category keep the targets unchanged, so
+    designs without empty cells agree with R's ``rake`` on a replicate design exactly. Returns
+    ``targets`` itself (1-D) when no replicate missed a category.
+    """
+    empty = (sums <= 0) & (np.nan_to_num(targets) > 0)[:, None]
+    if not empty.any():
+        return targets
+    t = np.nan_to_num(targets)
+    kept = np.where(empty, 0.0, t[:, None])
+    groups, inverse = np.unique(cell_group, return_inverse=True)
+    to_group = sparse.csr_matrix((np.ones(len(t)), (inverse.ravel(), np.arange(len(t)))), shape=(len(groups), len(t)))
+    full = to_group @ t                      # group totals
+    left = to_group @ kept                   # group totals without the missed categories, per replicate
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(left > 0, full[:, None] / left, 1.0)
+    return kept * scale[inverse.ravel()]
+
+
 def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_bounds=None,
          groups=None) -> tuple[np.ndarray, int, np.ndarray]:
     """Iterative proportional fitting of a weight vector (n) or of several at once (n × B)."""
@@ -217,7 +255,7 @@ def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_
     for iteration in range(1, max_iter + 1):
         for m, agg in zip(margins, sums_of):
             sums = agg @ w
-            t = m.targets[:, None] if w.ndim == 2 else m.targets
+            t = _cell_targets(m, w)
             with np.errstate(invalid="ignore", divide="ignore"):
                 factor = np.where(sums > 0, t / sums, 1.0)
             w = w * factor[m.cells]
@@ -237,7 +275,7 @@ def _margin_errors(w: np.ndarray, margins: list[_Margin], sums_of=None) -> np.nd
     errs = []
     for m, agg in zip(margins, sums_of):
         sums = agg @ w
-        t = m.targets[:, None] if w.ndim == 2 else m.targets
+        t = _cell_targets(m, w)
         with np.errstate(invalid="ignore", divide="ignore"):
             errs.append(np.nanmax(np.where(t > 0, np.abs(sums - t) / t, np.abs(sums)), axis=0))
     return np.max(np.array(errs), axis=0)
@@ -365,16 +403,60 @@ def _raking_replay(groups: np.ndarray, prepared: list[_Margin], max_iter: int, t
         n_rows = len(inverse)
         to_joint = sparse.csr_matrix((np.ones(n_rows), (inverse, np.arange(n_rows))), shape=(len(joint), n_rows))
         table = to_joint @ weights
-        table_margins = [_Margin(m.variable, joint[:, k], m.targets, m.labels) for k, m in enumerate(block_margins)]
+        table_margins = []
+        for k, m in enumerate(block_margins):
+            sums = sparse.csr_matrix((np.ones(len(joint)), (joint[:, k], np.arange(len(joint)))),
+                                     shape=(len(m.targets), len(joint))) @ table
+            cell_group = np.array([str(label[0]) for label in m.labels])
+            table_margins.append(_Margin(m.variable, joint[:, k], undrawn_spread(m.targets, sums, cell_group), m.labels))
         raked, _, err = _ipf(table, table_margins, max_iter, tol)
         if np.nanmax(err) >= tol:
-            raise WeightingError(f"re-raking the replicates did not converge within {max_iter} iterations "
-                                 f"(largest relative margin error {np.nanmax(err):.3g}; a replicate may have drawn "
-                                 "no respondent of some category)")
+            # some group in some replicate has no raking solution: it gets fewer margins there
+            raked = _rerake_unsolvable(table, raked, err, table_margins, max_iter, tol)
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(table > 0, raked / table, 0.0)
         return weights * factor[inverse]
     return replay
+
+
+def _rerake_unsolvable(table: np.ndarray, raked: np.ndarray, err: np.ndarray, margins: list[_Margin],
+                       max_iter: int, tol: float) -> np.ndarray:
+    """Replicates in which some group cannot be raked to all margins: the categories a small
+    replicate drew never meet across margins (every rural respondent drawn has a degree, say), so
+    no weights reach every target. That group in that replicate is raked to as many margins as
+    admit a solution — the largest sets first, in the codebook's order — and at least to the
+    group's population total; the other groups and replicates keep their weights."""
+    from itertools import combinations
+
+    row_group = np.array([str(margins[0].labels[c][0]) for c in margins[0].cells])
+    out = raked.copy()
+    for b in np.flatnonzero(err >= tol):
+        for g in np.unique(row_group):
+            rows = row_group == g
+            mine = [_column_restricted(m, rows, b) for m in margins]
+            if _margin_errors(out[rows, b], mine) < tol:
+                continue
+            start = table[rows, b]
+            for size in range(len(mine) - 1, 0, -1):
+                for subset in combinations(range(len(mine)), size):
+                    fitted, _, e = _ipf(start, [mine[i] for i in subset], max_iter, tol)
+                    if e < tol:
+                        out[rows, b] = fitted
+                        break
+                else:
+                    continue
+                break
+            else:
+                total = float(np.nansum(mine[0].targets))
+                out[rows, b] = start * (total / start.sum()) if start.sum() > 0 else start
+    return out
+
+
+def _column_restricted(m: _Margin, rows: np.ndarray, b: int) -> _Margin:
+    """A margin restricted to some rows (one group), with its targets for replicate ``b``."""
+    targets = m.targets[:, b] if m.targets.ndim == 2 else m.targets
+    used, local = np.unique(m.cells[rows], return_inverse=True)
+    return _Margin(m.variable, local.ravel(), targets[used], [m.labels[c] for c in used])
 
 
 def _poststratify_replay(cells: np.ndarray, targets: np.ndarray):
