@@ -1,7 +1,9 @@
 """Ingestion: every format, every rule, and nothing lost (rows in = rows kept + rows rejected)."""
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import io
 import json
 import os
 from pathlib import Path
@@ -653,7 +655,7 @@ def test_renamed_files_are_named_for_what_they_are(tmp_path, codebook, export):
             load(path, codebook)
         assert says in only_problem(info, "unsupported_format")[0].message
     survey = load([xlsx_as_csv, csv_as_xlsx], codebook, strict=False, allow_unreadable=True)
-    assert [s["rows_unreadable"] for s in survey.sources] == [None, len(export)]
+    assert [s["rows_unreadable"] for s in survey.sources] == [len(export), len(export)]   # the workbook counted as one
 
 
 # ---- personal data: ID numbers by check digit, names by the codebook's rule ----------------------
@@ -752,3 +754,111 @@ def test_a_names_section_without_surnames_is_refused(tmp_path):
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(sat.CodebookError, match="personal_data.names"):
         sat.load_codebook(path)
+
+
+# ---- the lenient invariant on a corpus of broken exports ------------------------------------------
+
+
+def _corpus(codebook, export) -> dict:
+    """Broken exports as agencies deliver them, each ``name → (files {name: bytes}, answer rows)``:
+    every case of the bad-input report, generated from the 40-row export."""
+    from openpyxl import Workbook
+
+    n = len(export)
+    text = export.to_csv(index=False)
+    lines = text.splitlines(keepends=True)
+
+    def workbook(sheets, formula_at=None):
+        wb = Workbook()
+        wb.remove(wb.active)
+        for title, frame in sheets.items():
+            ws = wb.create_sheet(title)
+            ws.append(list(frame.columns))
+            for row in frame.itertuples(index=False):
+                ws.append(list(row))
+        if formula_at:
+            wb[list(sheets)[0]][formula_at] = "=1+1"    # saved by a program: no cached value
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+
+    def with_cell(code, row, value):
+        bad = export.copy()
+        bad.loc[row, header_of(codebook, code)] = value
+        return bad.to_csv(index=False).encode()
+
+    notes = pd.DataFrame({"说明": ["本表为调查数据", "请勿修改"]})
+    stray = lines[:5] + [lines[5].rstrip("\r\n") + ",extra\n"] + lines[6:]
+    short = export.assign(备注="x").to_csv(index=False).splitlines(keepends=True)
+    short[3] = ",".join(short[3].split(",")[:5]) + "\n"
+    full_xlsx = workbook({"数据": export})
+    return {
+        "answers on two sheets": ({"a.xlsx": workbook({"一": export.iloc[:25], "二": export.iloc[25:]})}, n),
+        "notes sheet first": ({"a.xlsx": workbook({"填表说明": notes, "数据": export})}, n),
+        "formula without value": ({"a.xlsx": workbook({"数据": export}, formula_at="AA3")}, n),
+        "one extra comma": ({"a.csv": "".join(stray).encode()}, n),
+        "UTF-16 without BOM": ({"a.csv": text.encode("utf-16-le")}, n),
+        "title row above the header": ({"a.csv": ("2024年消费者满意度调查数据\n" + text).encode()}, n),
+        "truncated workbook": ({"a.xlsx": full_xlsx[: len(full_xlsx) // 2]}, n),
+        "workbook named .csv": ({"a.csv": full_xlsx}, n),
+        "text named .xlsx": ({"a.xlsx": text.encode()}, n),
+        "README beside the exports": ({"a.csv": text.encode(), "README.txt": "说明：数据由调查公司提供\n".encode()}, n),
+        "unknown column and a short row": ({"a.csv": "".join(short).encode()}, n),
+        "BOM then GBK bytes": ({"a.csv": codecs.BOM_UTF8 + text.encode("gbk")}, n),
+        "one GBK row in UTF-8": ({"a.csv": b"".join(ln.encode("gbk" if i == 4 else "utf-8") for i, ln in enumerate(lines))}, n),
+        "Big5": ({"a.csv": ("問卷編號,城市,調查年份,性別,滿意程度\n"
+                            + "".join(f"{i},南寧,2024,男,4\n" for i in range(5))).encode("big5")}, 5),
+        "GBK notes beside the exports": ({"a.csv": text.encode(), "说明.txt": "调查说明\n样本由调查公司提供\n".encode("gbk")}, n),
+        "duration inf": ({"a.csv": with_cell("duration_sec", 2, "inf")}, n),
+        "duration 1e308": ({"a.csv": with_cell("duration_sec", 2, "1e308")}, n),
+        "mobile as interviewer": ({"a.csv": with_cell("interviewer", 1, "13812345678")}, n),
+        "ID number as respondent id": ({"a.csv": with_cell("respondent_id", 1, "11010519491231002X")}, n),
+        "name as interviewer": ({"a.csv": with_cell("interviewer", 1, "张伟")}, n),
+        "phone typed into an answer": ({"a.csv": with_cell("S1a", 3, "13912345678")}, n),
+        "empty file": ({"a.csv": b""}, 0),
+    }
+
+
+#: case → the rule strict mode stops at (None: the file is read whole and correctly).
+CORPUS_CASES = {
+    "answers on two sheets": None, "notes sheet first": None, "formula without value": "formula_without_value",
+    "one extra comma": "malformed_row", "UTF-16 without BOM": None, "title row above the header": None,
+    "truncated workbook": "unreadable", "workbook named .csv": "unsupported_format",
+    "text named .xlsx": "unsupported_format", "README beside the exports": None,
+    "unknown column and a short row": "unknown_header", "BOM then GBK bytes": "encoding",
+    "one GBK row in UTF-8": "encoding", "Big5": "encoding", "GBK notes beside the exports": None,
+    "duration inf": "not_finite", "duration 1e308": "out_of_range", "mobile as interviewer": "personal_data",
+    "ID number as respondent id": "personal_data", "name as interviewer": "personal_data",
+    "phone typed into an answer": "out_of_range", "empty file": "empty_file",
+}
+
+
+@pytest.mark.parametrize("case", CORPUS_CASES)
+def test_lenient_mode_accounts_for_every_row(tmp_path, codebook, export, case):
+    """Rows in the files = rows kept + rows rejected + rows of unreadable files, on every broken
+    export; a file whose rows cannot be counted says so; nothing personal is kept; strict mode
+    raises rather than passing anything silently."""
+    files, rows = _corpus(codebook, export)[case]
+    folder = tmp_path / "2024"
+    folder.mkdir()
+    for name, blob in files.items():
+        (folder / name).write_bytes(blob)
+    expected = CORPUS_CASES[case]
+    if expected is None:
+        strict = sat.load_survey(folder, codebook, year=2024)
+        assert strict.rows_kept == rows and strict.rows_rejected == 0
+    else:
+        with pytest.raises(sat.ValidationError) as info:
+            sat.load_survey(folder, codebook, year=2024)
+        assert only_problem(info, expected)
+    survey = sat.load_survey(folder, codebook, year=2024, strict=False, allow_unreadable=True)
+    assert survey.rows_in == survey.rows_kept + survey.rows_rejected + survey.rows_unreadable
+    uncountable = [s for s in survey.sources if s.get("unreadable") and s.get("rows_unreadable") is None]
+    if case == "truncated workbook":     # a broken zip: its rows cannot be counted, and it says so
+        assert [s["note"] for s in uncountable] == ["rows cannot be counted"]
+    else:
+        assert survey.rows_in == rows and not uncountable, survey.sources
+    kept = survey.data.astype(str).to_csv() + survey.rejects.astype(str).to_csv()
+    kept += "\n".join(str(p) for p in survey.problems)
+    for secret in ("13812345678", "11010519491231002X", "张伟", "13912345678"):
+        assert secret not in kept

@@ -96,6 +96,15 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+class FileRejected(ValidationError):
+    """A file that cannot be used whole; ``rows`` is the number of answer rows the reader could
+    still count in it (a workbook with uncomputed formulas, a workbook under a .csv name), or None."""
+
+    def __init__(self, problems: list[Problem], *, rows: int | None = None):
+        super().__init__(problems)
+        self.rows = rows
+
+
 @dataclass
 class RawTable:
     """A raw file read as text: ``headers`` and ``cells`` (strings, '' for empty)."""
@@ -135,8 +144,12 @@ def read_tables(path: str | Path, display_name: str | None = None) -> tuple[list
     if not blob.strip():
         raise ValidationError([Problem(name, "empty_file", "the file is empty")])
     if suffix in (".csv", ".txt") and blob.startswith(b"PK\x03\x04"):
-        raise ValidationError([Problem(name, "unsupported_format", f"the file is a workbook (XLSX) with a {suffix} "
-                                       "name; rename it .xlsx (or export it as CSV)")])
+        try:
+            rows = sum(len(t.cells) for t in _read_workbook(blob, name, sha)[0])
+        except ValidationError as exc:
+            rows = getattr(exc, "rows", None)
+        raise FileRejected([Problem(name, "unsupported_format", f"the file is a workbook (XLSX) with a {suffix} "
+                                    "name; rename it .xlsx (or export it as CSV)")], rows=rows)
     if suffix in (".xlsx", ".xlsm") and not blob.startswith(b"PK\x03\x04"):
         raise ValidationError([Problem(name, "unsupported_format", f"the file has an {suffix} name but is not a "
                                        "workbook (a CSV or text file renamed?); give it its real extension")])
@@ -205,8 +218,6 @@ def _read_workbook(blob: bytes, name: str, sha: str) -> tuple[list[RawTable], li
         sheets[ws.title] = rows
     values.close()
     formulas.close()
-    if problems:
-        raise ValidationError(problems)
 
     def header(rows):
         return tuple(str(v).strip() for v in rows[0] if v is not None and str(v).strip()) if rows else ()
@@ -217,6 +228,8 @@ def _read_workbook(blob: bytes, name: str, sha: str) -> tuple[list[RawTable], li
     ref = header(sheets[widest])
     tables, skipped = [], []
     data_sheets = [t for t, rows in sheets.items() if rows and header(rows) == ref]
+    if problems:
+        raise FileRejected(problems, rows=sum(len(sheets[t]) - 1 for t in data_sheets))
     for title, rows in sheets.items():
         if title in data_sheets:
             continue

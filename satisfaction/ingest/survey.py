@@ -12,9 +12,9 @@ import pandas as pd
 from ..codebook import Codebook, load_codebook
 from ..errors import Problem, ValidationError
 from .privacy import _masked
-from .readers import RawTable, _count_rows, _sha256, read_tables
+from .readers import RawTable, _count_rows, _sha256, decode_bytes, read_tables
 from .rules import FILE_RULES, SUPPORTED_SUFFIXES
-from .validate import _big5_instead, _find_header, _known_header_count, map_columns, validate_table
+from .validate import HEADER_SEARCH_ROWS, _big5_instead, _find_header, _known_header_count, map_columns, validate_table
 
 
 @dataclass
@@ -84,6 +84,20 @@ def _expand_paths(paths) -> tuple[list[Path], list[Path]]:
     return out, other
 
 
+def _notes_text(path: Path, codebook: Codebook) -> bool:
+    """Whether a .txt file is notes rather than an export: none of its first lines (title rows
+    included) holds a header the codebook knows."""
+    import re
+
+    try:
+        text, _ = decode_bytes(path.read_bytes(), str(path))
+    except (OSError, ValidationError):
+        return False     # the reader reports what is wrong with it
+    lines = [line for line in text.splitlines() if line.strip()][:HEADER_SEARCH_ROWS + 1]
+    return not any(_known_header_count(codebook, [c.strip().strip('"') for c in re.split(r"[,;\t|]", line)])
+                   for line in lines)
+
+
 def _display_name(path: Path, base: Path | None) -> str:
     if base is not None:
         try:
@@ -134,17 +148,25 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
     tables, unreadable = [], []
     for path in iterator:
         name = _display_name(path, base)
+        if path.suffix.lower() == ".txt" and path not in explicit and _notes_text(path, cb):
+            # a README or notes .txt beside the exports: listed, not read as answers
+            ignored.append({"file": name, "rule": "not_an_export",
+                            "reason": "a .txt file without any column the codebook knows (notes, not answers)"})
+            continue
         try:
             found, skipped = read_tables(path, name)
         except ValidationError as exc:
             problems.extend(exc.problems)
             unreadable.extend(exc.problems)
             # the file's rows are lost to the analysis: counted where they can be, said where not
-            counted = _count_rows(path)
+            counted = getattr(exc, "rows", None)
+            note = "rows counted in the workbook"
+            if counted is None:
+                counted, note = _count_rows(path), "rows counted as lines"
             sources.append({"file": name, "sha256": _sha256(path), "format": path.suffix.lower().lstrip("."),
                             "encoding": None, "rows_in": counted or 0, "rows_kept": 0, "rows_rejected": 0,
                             "unreadable": True, "rows_unreadable": counted,
-                            "note": "rows counted as lines" if counted is not None else "rows cannot be counted"})
+                            "note": note if counted is not None else "rows cannot be counted"})
             continue
         tables += [(t, skipped if i == 0 else []) for i, t in enumerate(found)]
     for table, skipped in tables:
@@ -157,12 +179,6 @@ def load_survey(paths, codebook: Codebook | str | Path, *, strict: bool = True, 
             sources.append({"file": name, "sha256": table.sha256, "format": table.format, "encoding": None,
                             "rows_in": len(table.cells), "rows_kept": 0, "rows_rejected": 0, "unreadable": True,
                             "rows_unreadable": len(table.cells), "note": "rows counted as lines"})
-            continue
-        if table.source_path is not None and table.source_path.suffix.lower() == ".txt" \
-                and table.source_path not in explicit and not _known_header_count(cb, table.headers):
-            # a README or notes .txt beside the exports: listed, not read as answers
-            ignored.append({"file": name, "rule": "not_an_export",
-                            "reason": "a .txt file without any column the codebook knows (notes, not answers)"})
             continue
         mapping, col_problems = map_columns(cb, table)
         problems.extend(col_problems)
