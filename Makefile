@@ -36,11 +36,11 @@ $(STAMP): pyproject.toml requirements.lock
 # Figures need a font with Chinese glyphs. Where none is found and we may use apt (root on
 # Debian/Ubuntu), install Noto CJK; otherwise say what to install.
 $(FONTS): $(STAMP)
-	@if ! $(BIN)/python -m satisfaction.plotting --check-font; then \
+	@if ! $(BIN)/python -m satisfaction.report.plotting --check-font; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing fonts-noto-cjk (CJK font for figures)"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null) && \
-	    $(BIN)/python -m satisfaction.plotting --check-font; \
+	    $(BIN)/python -m satisfaction.report.plotting --check-font; \
 	  else \
 	    echo "no CJK font found: install one (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk;"; \
 	    echo "macOS and Windows ship one) or set SATISFACTION_CJK_FONT=/path/to/font.otf"; exit 1; \

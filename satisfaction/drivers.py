@@ -27,7 +27,7 @@ import pandas as pd
 
 from .errors import SatisfactionError
 
-from .labels import check_lang
+from .report.labels import check_lang
 
 
 class DriverError(SatisfactionError):

@@ -150,7 +150,7 @@ def city_flags(data: pd.DataFrame, design, codebook: Codebook, *, lang: str = "z
     ``margins`` (those the city was weighted to) and ``flag`` (the words, empty when there is
     nothing to say), in ``lang``.
     """
-    from .labels import t
+    from .report.labels import t
 
     sizes = sample_sizes(data, codebook).set_index("city")
     diag = getattr(design, "weight_diagnostics", None)

@@ -1,45 +1,29 @@
-"""The annual report: tables, figures and the HTML rendering of the parameterised notebook.
-
-:class:`AnnualReport` computes everything the notebook shows (so it is tested like any other
-function); the notebook ``notebooks/annual_report.ipynb`` only displays it. :func:`run_report`
-executes the notebook with papermill and writes ``reports/<year>/<region>/``:
-
-* ``report.html`` — the notebook rendered without code, figures embedded;
-* ``annual_report.ipynb`` — the executed notebook;
-* ``tables.xlsx`` and one CSV per table (UTF-8 with BOM, so Excel shows the Chinese);
-* ``figures/*.png``.
-
-The folder is built in a staging folder and swapped in only when everything succeeded: a failed
-run leaves the previous report untouched.
-"""
+"""The annual report's content: :class:`AnnualReport` computes every table, figure and text the
+notebook shows, so it is tested like any other function."""
 from __future__ import annotations
 
 from functools import cached_property
 
-import base64
-import hashlib
 import os
-import re
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 
 from . import plotting
-from .codebook import Codebook, load_codebook
-from .errors import SatisfactionError
-from .survey.estimate import margin_of_error, vcov
-from .drivers import QUADRANTS, importance_performance
-from .index import city_flags, composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
-from .schemes import fixed_weights, weights_for
-from .ranking import change, pairwise, point_ranks, rank_correlation, rank_sets, tau_best, tiers, versus_average
-from .sensitivity import rank_sensitivity
-from .reliability import quality_flags, reliability_table
-from .survey.weighting import replicate_design, survey_design
-from .ingest import atomic_write_bytes, read_processed, replace_dir_atomically, xlsx_bytes
+from ..codebook import Codebook, load_codebook
+from ..errors import SatisfactionError
+from ..survey.estimate import margin_of_error, vcov
+from ..drivers import QUADRANTS, importance_performance
+from ..index import city_flags, composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
+from ..schemes import fixed_weights, weights_for
+from ..ranking import change, pairwise, point_ranks, rank_correlation, rank_sets, tau_best, tiers, versus_average
+from ..sensitivity import rank_sensitivity
+from ..reliability import quality_flags, reliability_table
+from ..survey.weighting import replicate_design, survey_design
+from ..ingest import atomic_write_bytes, read_processed, xlsx_bytes
 from .labels import check_lang, t
-from .paths import notebooks_dir, processed_dir, project_root, reports_dir, resolve
+from ..paths import resolve
 
 STAGING_ENV = "SATISFACTION_REPORT_STAGING"
 NOTEBOOK = "annual_report.ipynb"
@@ -545,131 +529,3 @@ class AnnualReport:
         for name, png in self.figures().items():
             atomic_write_bytes(target / "figures" / f"{name}.png", png)
         return target
-
-
-def show_table(df: pd.DataFrame):
-    """A table for the notebook: no index column, one decimal for scores."""
-    from IPython.display import HTML
-
-    # coefficients (|x| ≤ 1: alpha, KMO …) keep three decimals, scores and percentages one
-    fmt = {c: ("{:.3f}" if df[c].abs().max() <= 1 else "{:.1f}") for c in df.columns if pd.api.types.is_float_dtype(df[c])}
-    text = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-    # the table's id from its content, not pandas' random one: the same report gives the same bytes
-    uid = hashlib.sha256(df.to_csv(index=False).encode("utf-8")).hexdigest()[:12]
-    styler = df.style.set_uuid(uid).hide(axis="index").format(fmt).set_table_attributes('class="dataframe"')
-    styler = styler.set_properties(subset=text, **{"text-align": "left"})
-    return HTML(styler.to_html())
-
-
-def show_figure(fig):
-    from IPython.display import Image
-
-    return Image(data=plotting.figure_png(fig), format="png")
-
-
-# ---- running the notebook -------------------------------------------------------------------------
-
-
-_CSS = """
-<style>
-  body, .jp-Notebook { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
-                       "WenQuanYi Zen Hei", "Helvetica Neue", Arial, sans-serif; }
-  .jp-Notebook { max-width: 1100px; margin: 0 auto; }
-  table.dataframe { border-collapse: collapse; font-size: 14px; }
-  table.dataframe th, table.dataframe td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }
-  table.dataframe th { background: #f3f6fa; }
-</style>
-"""
-
-
-def notebook_to_html(notebook: str | Path | nbformat.NotebookNode, *, lang: str = "zh", title: str | None = None) -> str:
-    """Render an executed notebook as a self-contained HTML page without code.
-
-    Inputs, prompts, stderr streams and cells tagged ``remove`` are left out; images are embedded as data URIs; no script is
-    loaded from the network.
-    """
-    from nbconvert import HTMLExporter
-
-    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(str(notebook), as_version=4)
-    nb = nbformat.from_dict(nb)
-    nb.cells = [c for c in nb.cells if "remove" not in c.get("metadata", {}).get("tags", [])]
-    for cell in nb.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
-    exporter.mathjax_url = ""
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "report"}})
-    # The report needs no script: drop them all (the template's MathJax and Mermaid loaders would
-    # otherwise fetch code from the network when the page is opened).
-    body = re.sub(r"<script\b[^>]*>.*?</script>", "", body, flags=re.S)
-    body = re.sub(r"<html>|<html lang=\"[^\"]*\">", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', body, count=1)
-    body = body.replace("</head>", _CSS + "</head>", 1)
-    return body
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def run_report(year: int, *, region: str | None = None, lang: str = "zh", processed_root: str | Path | None = None,
-               output_root: str | Path | None = None, codebook: str | Path | None = None,
-               notebook: str | Path | None = None, progress: bool = True) -> Path:
-    """Execute the annual-report notebook with papermill and publish ``<output_root>/<year>/<region>/``.
-
-    Returns the folder written. Raises (and leaves any earlier report in place) if the notebook fails.
-    """
-    import papermill as pm
-
-    from .kernel import ensure_kernel
-
-    check_lang(lang)
-    root = project_root()
-    codebook = Path(codebook) if codebook else root / "data" / "raw" / "codebook.yaml"
-    cb = load_codebook(codebook)
-    region = region or cb.region["code"]
-    processed_root = Path(processed_root) if processed_root else processed_dir()
-    output_root = Path(output_root) if output_root else reports_dir()
-    notebook = Path(notebook) if notebook else notebooks_dir() / NOTEBOOK
-    if not (processed_root / str(year) / "manifest.json").is_file():
-        raise FileNotFoundError(f"no processed data for {year} in {processed_root}; run `satisfaction ingest --year {year}` first")
-    target = output_root / str(year) / region
-    parameters = {
-        "year": int(year), "region": region, "lang": lang,
-        "processed_dir": _relative(processed_root, root), "codebook_path": _relative(codebook, root),
-        "output_dir": _relative(target, root),
-    }
-    kernel = ensure_kernel()
-
-    def build(staging: Path) -> None:
-        executed = staging / NOTEBOOK
-        previous = os.environ.get(STAGING_ENV)
-        os.environ[STAGING_ENV] = str(staging.resolve())
-        try:
-            pm.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=kernel,
-                                cwd=str(root), progress_bar=progress, report_mode=False)
-        finally:
-            if previous is None:
-                os.environ.pop(STAGING_ENV, None)
-            else:
-                os.environ[STAGING_ENV] = previous
-        nb = nbformat.read(str(executed), as_version=4)
-        nb.metadata.setdefault("papermill", {})
-        nb.metadata["papermill"]["input_path"] = _relative(notebook, root)
-        nb.metadata["papermill"]["output_path"] = _relative(target / NOTEBOOK, root)
-        for cell in nb.cells:  # papermill gives the cell it injects a random id: a fixed one keeps runs identical
-            if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-                cell["id"] = "injected-parameters"
-        nbformat.write(nb, str(executed))
-        title = t("report_title", lang, year=year, region=cb.region["en" if lang == "en" else "zh"])
-        atomic_write_bytes(staging / "report.html", notebook_to_html(nb, lang=lang, title=title).encode("utf-8"))
-
-    return replace_dir_atomically(build, target)
-
-
-def embedded_images(html: str) -> list[bytes]:
-    """The PNG images embedded in a report page (for checks)."""
-    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
