@@ -371,6 +371,10 @@ def composite(scores: pd.DataFrame, sizes: pd.Series, *, node: str | None = None
     missing = [u for u in part.index if u not in sizes.index]
     if missing:
         raise SatisfactionError(f"no size for units {missing} in the composite's sizes file")
+    if part["estimate"].isna().any():
+        # a missing unit would count in the sizes but not in the sum, pulling the composite down
+        raise SatisfactionError(f"no {node} estimate for units {list(part.index[part['estimate'].isna()])}: "
+                                "leave them out of `scores` (their sizes are then left out too)")
     a = sizes.reindex(part.index).astype(float)
     a = a / a.sum()
     est = float((a * part["estimate"]).sum())
