@@ -67,11 +67,19 @@ examples:
 REPORT_HELP = """\
 Run notebooks/annual_report.ipynb with papermill for one year and write
 OUT_DIR/YEAR/REGION/: report.html (no code, figures embedded), the executed notebook,
-tables.xlsx, one CSV per table and figures/*.png. Needs `satisfaction ingest` for that year first.
+tables.xlsx, one CSV per table and figures/*.png. Needs `satisfaction ingest` for that year
+first; every earlier year with processed data joins the trends.
+
+The report opens with a summary (the official provincial index, its change, the three dimensions,
+the best and weakest indicators, the cities in tiers by their rank confidence sets, findings and
+recommendations), then the detail and a method appendix. Every interval is 95 %; a change or a
+difference is called significant only after Holm's adjustment; a rank only through the rank
+confidence sets.
 
 examples:
   satisfaction report --year 2024
   satisfaction report --year 2024 --lang en
+  satisfaction report --year 2024 --replicates 200 --draws 500 --issued 2025-03-15
 """
 
 SYNTH_HELP = """\
@@ -170,7 +178,8 @@ def cmd_report(args) -> int:
 
     folder = run_report(args.year, region=args.region, lang=args.lang, processed_root=args.processed_dir,
                         output_root=args.out_dir, codebook=args.codebook, notebook=args.notebook,
-                        progress=not args.quiet)
+                        progress=not args.quiet, replicates=args.replicates, draws=args.draws, seed=args.seed,
+                        issued=args.issued)
     print(f"wrote {folder / 'report.html'}")
     return 0
 
@@ -234,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language (default: zh)")
     p.add_argument("--out-dir", metavar="OUT_DIR", help="reports root (default: reports)")
     p.add_argument("--notebook", metavar="PATH", help="notebook to run (default: notebooks/annual_report.ipynb)")
+    p.add_argument("--replicates", type=int, metavar="B", help="re-raked bootstrap replicates (default 500)")
+    p.add_argument("--draws", type=int, metavar="N", help="Monte Carlo draws of the rank uncertainty (default 1000)")
+    p.add_argument("--seed", type=int, help="seed of every random step (default: the year)")
+    p.add_argument("--issued", metavar="YYYY-MM-DD", help="date of issue printed on the report (default: today)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_report)

@@ -136,6 +136,7 @@ class Codebook:
     personal_id_card: bool = False             # 18-character resident ID numbers, by check digit (GB 11643)
     personal_names: re.Pattern | None = None   # a declared surname followed by a given name or a title
     personal_surnames: tuple[str, ...] = ()
+    min_cell: int = 30          # published cells resting on fewer respondents are suppressed
     weighting: dict = field(default_factory=dict)
     ahp: dict = field(default_factory=dict)  # node code -> (children in matrix order, judgement matrix)
     composite: dict = field(default_factory=dict)  # {"sizes_file": …, "sizes": [columns]}
@@ -253,6 +254,18 @@ def _check_weights(weights: dict[str, Any], where: str, errors: list[str]) -> di
             f"{where}: weights must sum to 1, got {sum(out.values()):.6g} ({', '.join(f'{k}={v:g}' for k, v in out.items())})"
         )
     return out
+
+
+def _count_setting(raw: dict, key: str, default: int, errors: list[str]) -> int:
+    """A non-negative whole number from the codebook (``default`` when absent); a bad one is an error."""
+    try:
+        value = int(raw.get(key, default))
+        if value < 0 or float(raw.get(key, default)) != value:
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        errors.append(f"{key}: must be a non-negative integer, got {raw.get(key)!r}")
+        return default
 
 
 def _as_list(value: Any) -> list:
@@ -467,13 +480,8 @@ def load_codebook(path: str | Path) -> Codebook:
             heads = "|".join(map(re.escape, sorted(surnames, key=len, reverse=True)))
             names_pattern = re.compile(f"^(?:{heads})(?:{ending})$")
 
-    try:
-        min_valid = int(raw.get("min_valid_per_city", 0))
-        if min_valid < 0:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors.append(f"min_valid_per_city: must be a non-negative integer, got {raw.get('min_valid_per_city')!r}")
-        min_valid = 0
+    min_valid = _count_setting(raw, "min_valid_per_city", 0, errors)
+    min_cell = _count_setting(raw, "min_cell", 30, errors)
 
     weighting = raw.get("weighting") or {}
     if weighting:
@@ -527,6 +535,7 @@ def load_codebook(path: str | Path) -> Codebook:
         title={"zh": str((raw.get("title") or {}).get("zh", "")), "en": str((raw.get("title") or {}).get("en", ""))},
         region={k: str(v) for k, v in (raw.get("region") or {"code": "region", "zh": "", "en": ""}).items()},
         min_valid_per_city=min_valid,
+        min_cell=min_cell,
         fields=fields,
         scales=scales,
         items=items,

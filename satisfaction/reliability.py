@@ -341,13 +341,13 @@ def _verdict(label: str, a: pd.Series, weakest: str, r_drop: float, lang: str, m
                      "distinguish the two.")
         return text
     text = (f"{label}的 {int(a['k'])} 个题目测量一致（α = {a['alpha']:.2f}），可以合并为一个得分。" if good else
-            f"{label}各题目之间一致性偏低（α = {a['alpha']:.2f} < 0.70），该得分需谨慎解读。")
+            f"{label}各题目之间一致性偏低（α = {a['alpha']:.2f}，低于 0.70），该得分需谨慎解读。")
     if r_drop < THRESHOLDS["r_drop"]:
-        text += f"题目“{weakest}”与其他题目关联较弱（r.drop = {r_drop:.2f}），建议复核题目表述。"
+        text += f"题目“{weakest}”与其他题目关联较弱（校正题总相关 {r_drop:.2f}），建议复核题目表述。"
     if ave < THRESHOLDS["ave"]:
-        text += f"单个题目各自包含较多独有信息（AVE = {ave:.2f} < 0.50），宜发布合并得分而非单题结果。"
+        text += f"单个题目各自包含较多独有信息（平均提取方差 {ave:.2f}，低于 0.50），宜发布合并得分而非单题结果。"
     if overlap:
-        text += f"它与{closest}区分度不足（HTMT = {max_htmt:.2f} > 0.85），受访者可能并未区分二者。"
+        text += f"它与{closest}区分度不足（区分效度比 {max_htmt:.2f}，高于 0.85），受访者可能并未区分二者。"
     return text
 
 

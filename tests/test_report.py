@@ -1,6 +1,9 @@
-"""The annual report: papermill run, HTML without code, embedded figures, Chinese that renders."""
+"""The annual report: papermill run, HTML without code, embedded figures, Chinese that renders, and
+words that follow from the numbers by one standard."""
 from __future__ import annotations
 
+
+import re
 
 import nbformat
 import numpy as np
@@ -16,10 +19,15 @@ from satisfaction.report import AnnualReport, embedded_images, run_report
 from conftest import ROOT
 
 
+#: Smaller analysis settings than a published report's (500 replicates, 1000 draws), same code.
+SETTINGS = {"replicates": 60, "draws": 120, "issued": "2025-03-15"}
+YEARS = (2019, 2020, 2021, 2022, 2023, 2024)
+
+
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory, codebook):
     out = tmp_path_factory.mktemp("processed")
-    for year in (2023, 2024):
+    for year in YEARS:
         sio.ingest(year, raw_root=ROOT / "data" / "raw", out_root=out, codebook=codebook)
     return out
 
@@ -27,20 +35,29 @@ def processed(tmp_path_factory, codebook):
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, processed):
     out = tmp_path_factory.mktemp("reports")
-    folder = run_report(2024, processed_root=processed, output_root=out, progress=False)
-    return folder
+    return run_report(2024, processed_root=processed, output_root=out, progress=False, **SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def report(processed, codebook):
+    return AnnualReport(2024, processed_dir=processed, codebook=codebook, replicates=SETTINGS["replicates"],
+                        draws=SETTINGS["draws"], issued=SETTINGS["issued"])
+
+
+def block(report, key):
+    """The table ``key`` of the report (display and unrounded data)."""
+    return report.tables()[key]
 
 
 def test_report_folder_contents(published):
     assert published.name == "guangxi" and published.parent.name == "2024"
     names = {p.relative_to(published).as_posix() for p in published.rglob("*") if p.is_file()}
-    assert {"report.html", "annual_report.ipynb", "tables.xlsx", "scores.csv", "sample.csv", "indicators.csv",
-            "reliability.csv", "quality.csv", "weights.csv", "rank_uncertainty.csv", "sensitivity.csv", "priorities.csv",
-            "model_paths.csv", "model_constructs.csv", "figures/model_index_by_city.png",
-            "ranking.csv", "change.csv", "figures/rank_sets.png", "figures/pairwise_differences.png",
-            "figures/rank_movement.png",
-            "figures/index_by_city.png", "figures/dimensions_by_city.png", "figures/rank_uncertainty.png",
-            "figures/importance_performance.png"} <= names
+    assert {"report.html", "annual_report.ipynb", "tables.xlsx", "report.json", "scores.csv", "ranking.csv",
+            "indicators.csv", "rates.csv", "regions.csv", "groups.csv", "trend_province.csv", "trend_changes.csv",
+            "trend_cities.csv", "change.csv", "priorities.csv", "precision.csv", "reliability.csv", "quality.csv",
+            "weights.csv", "rank_uncertainty.csv", "sensitivity.csv", "model_paths.csv",
+            "figures/index_by_city.png", "figures/dimensions_by_city.png", "figures/rank_sets.png", "figures/trend.png",
+            "figures/importance_performance.png", "figures/rank_uncertainty.png", "figures/pairwise_differences.png"} <= names
     assert not [p for p in published.parent.iterdir() if p.name.startswith(".")]
 
 
@@ -50,37 +67,163 @@ def test_html_has_no_code_and_embeds_images(published):
     assert "<script" not in html                       # nothing fetched from the network
     assert '<html lang="zh-CN">' in html
     images = embedded_images(html)
-    assert len(images) >= 4 and all(img.startswith(b"\x89PNG") for img in images)
+    assert len(images) >= 6 and all(img.startswith(b"\x89PNG") for img in images)
     assert "<img src=\"http" not in html and "figures/" not in html
-    for text in ("2024年广西壮族自治区消费者满意度测评报告", "样本概况", "消费者满意度指数", "消费供给", "消费环境", "消费维权", "贺州", "南宁",
-                 "95%置信区间", "设计效应", "加权", "问卷信度与数据质量", "可以合并为一个得分", "直线作答",
-                 "全区综合指数", "排名的稳健性", "层次分析法", "Sobol", "重要性—表现分析", "重点改进",
-                 "顾客满意度指数模型", "路径系数", "rhoA", "排名的统计推断", "排名置信集", "与上年相比", "Kendall"):
+    sections = ["一、摘要", "二、总体与三个维度", "三、城市排名", "四、二级指标", "五、满意率", "六、分区域、分人群",
+                "七、多年趋势", "八、问题与建议", "九、附录：测评方法与技术说明"]
+    positions = [html.index(s) for s in sections]
+    assert positions == sorted(positions)               # in order, numbered by the report
+    for text in ("发布单位：示例发布单位（演示数据）", "2025年3月15日", "主要发现与建议", "排名置信集", "可重复性"):
         assert text in html, text
 
 
-def test_html_ranks_cities(published, codebook):
-    scores = pd.read_csv(published / "scores.csv", encoding="utf-8-sig")
-    assert scores["排名"].tolist() == sorted(scores["排名"].tolist())
-    assert len(scores) == 14 and scores["消费者满意度指数"].is_monotonic_decreasing
-    assert {"标准误", "95%置信区间"} <= set(scores.columns)
-    assert (scores["标准误"] > 0).all()
-    low, high = zip(*(ci.split("–") for ci in scores["95%置信区间"]))
-    assert (pd.Series(low, dtype=float) < scores["消费者满意度指数"]).all()
-    assert (pd.Series(high, dtype=float) > scores["消费者满意度指数"]).all()
-    sample = pd.read_csv(published / "sample.csv", encoding="utf-8-sig")
-    assert (sample["样本量"] >= 538).all() and set(sample["是否达标"]) == {"是"}
-    assert (sample["设计效应"] >= 1).all() and (sample["有效样本量"] < sample["样本量"]).all()
+def test_notebook_has_a_heading_cell_per_section():
+    nb = nbformat.read(str(ROOT / "notebooks" / "annual_report.ipynb"), as_version=4)
+    headings = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    from satisfaction.report.sections import SECTIONS
+
+    assert len(headings) == len(SECTIONS)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for name in ("replicates", "draws", "seed", "issued"):
+        assert f"{name} = " in params.source
 
 
-def test_report_scores_are_weighted(processed, codebook):
+def test_summary_states_the_headline(report, codebook):
+    """The first section names the official composite with its CI, its change with CI, the three
+    dimensions and the best and weakest indicators — the same numbers as the tables."""
+    from satisfaction.report import fmt
+
+    summary = "\n".join(b.text for b in report.render("summary") if hasattr(b, "text"))
+    prov = report.ctx.province_now.set_index("node")
+    idx = codebook.tree.code
+    assert f"{fmt.num(prov.loc[idx, 'estimate'])} 分" in summary
+    assert fmt.interval(prov.loc[idx, "ci_low"], prov.loc[idx, "ci_high"]) in summary
+    change = report.ctx.province_change().set_index("node").loc[idx]
+    assert fmt.signed(change["change"]) in summary
+    assert fmt.interval(change["ci_low"], change["ci_high"], signed_values=True) in summary
+    for dim in codebook.dimensions:
+        assert f"{dim.zh} {fmt.num(prov.loc[dim.code, 'estimate'])} 分" in summary
+    indicators = prov[prov["level"] == 2]["estimate"]
+    assert f"“{codebook.label(indicators.idxmax())}”" in summary and f"“{codebook.label(indicators.idxmin())}”" in summary
+    # the province row of the scores table shows the same rounded number
+    scores = block(report, "scores")
+    assert scores.display.iloc[0][codebook.label(idx)] == fmt.num(prov.loc[idx, "estimate"])
+    findings = summary.split("主要发现与建议")[1]
+    assert 3 <= findings.count("\n") + 1 and findings.count("。") >= 3
+
+
+def test_every_rank_statement_follows_the_rank_sets(report, codebook):
+    """Tiers, top/bottom sets and the ranking table say nothing the simultaneous rank sets do not."""
+    ranking = block(report, "ranking").data
+    third = -(-len(ranking) // 3)
+    expected = np.where(ranking["rank_upper"] <= third, "top",
+                        np.where(ranking["rank_lower"] > len(ranking) - third, "bottom", "middle"))
+    assert (ranking["tier"] == expected).all()
+    sentence = report.tier_sentence()
+    for tier in ("top", "middle", "bottom"):
+        named = [report.city(c) for c in ranking.loc[ranking["tier"] == tier, "city"]]
+        assert report.join(named) in sentence or (not named and "无" in sentence)
+    sets = report.ctx.ranking["sets"].set_index("city")
+    assert ((sets["lower"] <= sets["rank"]) & (sets["rank"] <= sets["upper"])).all()
+    # the rank sets are the one standard: the appendix's Monte Carlo is titled as sampling and method together
+    appendix = "\n".join(b.text for b in report.render("appendix") if hasattr(b, "text"))
+    assert "抽样误差与方法选择" in appendix
+
+
+def test_no_change_is_called_significant_unless_it_survives_holm(report):
+    change = block(report, "change").data
+    from statsmodels.stats.multitest import multipletests
+
+    assert np.allclose(change["p_holm"], multipletests(change["p"], method="holm")[1])
+    assert (change["significant"] == (change["p_holm"] < 0.05)).all()
+    shown = block(report, "change").display
+    for (_, row), verdict in zip(change.iterrows(), shown["结论"]):
+        assert (verdict in ("显著上升", "显著下降")) == bool(row["significant"])
+    raw_only = change[(change["p"] < 0.05) & ~change["significant"]]
+    text = report.text()
+    for city in raw_only["city"]:       # significant before adjustment only: never named as a change
+        assert f"显著上升的城市：{report.city(city)}" not in text and f"显著下降的城市：{report.city(city)}" not in text
+    steps = block(report, "trend_changes").data
+    assert np.allclose(steps["p_holm"], multipletests(steps["p"], method="holm")[1])
+
+
+def test_meeting_the_requirement_uses_precision_at_the_observed_design_effect(report):
+    p = block(report, "precision").data
+    moe = 1.959963984540054 * np.sqrt(0.25 * p["deff"] / p["n"])
+    np.testing.assert_allclose(p["moe_proportion"], moe, rtol=1e-9)
+    assert (p["meets"] == (p["moe_proportion"] <= 0.05)).all()
+    assert not p["meets"].all() and (p["n"] >= p["minimum"]).all()   # counting interviews would say 14/14
+
+
+def test_every_number_is_rounded_once(report, published, codebook):
+    """Display cells equal the unrounded value rounded once; the XLSX holds the unrounded value with
+    the report's number format; the chart labels use the same formatter."""
+    from openpyxl import load_workbook
+
+    from satisfaction.report import fmt
+
+    scores = block(report, "scores")
+    idx = codebook.tree.code
+    assert list(scores.display[codebook.label(idx)]) == [fmt.num(v) for v in scores.data[idx]]
+    assert fmt.num(76.253) == "76.3" and fmt.num(76.25) == f"{76.25:.1f}"
+    wb = load_workbook(published / "tables.xlsx")
+    ws = wb["总体与维度"]
+    header = [c.value for c in ws[1]]
+    cell = ws.cell(row=2, column=header.index(idx) + 1)
+    assert cell.number_format == "0.0" and abs(cell.value - scores.data[idx].iloc[0]) < 1e-9
+
+
+#: Identifiers a reader may see in the Chinese report: data file names (the method note lists them)
+#: and checksums (the reproducibility line).
+IDENTIFIERS = re.compile(r"[\w./-]+\.(?:csv|txt|xlsx|xlsm|sav)\b|\b[0-9a-f]{12}\b")
+
+
+def test_chinese_body_text_has_no_latin_words(report):
+    """Outside the glossary (where the technical terms are defined), no Latin word in the zh report:
+    text, table headers and cells."""
+    texts = [report.heading_markdown()]
+    for key, blocks in report.all_blocks.items():
+        for b in blocks:
+            if hasattr(b, "text"):
+                texts.append(b.text.split("### 术语说明")[0])
+            elif hasattr(b, "display"):
+                texts.append(" ".join(map(str, b.display.columns)) + " " + b.display.astype(str).to_string())
+                texts.append(b.note or "")
+    body = IDENTIFIERS.sub(" ", "\n".join(texts))
+    words = set(re.findall(r"[A-Za-z]+", body)) - {"p"}     # "p 值", as official statistics write it
+    assert words == set(), sorted(words)
+
+
+def test_english_report(processed, codebook):
+    report = AnnualReport(2024, processed_dir=processed, codebook=codebook, lang="en", **SETTINGS)
+    assert report.title == "Guangxi Zhuang Autonomous Region: consumer satisfaction evaluation, 2024"
+    assert report.numbered()[0][0] == "1. Summary"
+    scores = block(report, "scores").display
+    assert "Hezhou" in set(scores["City"])
+    text = report.text()
+    assert not re.search(r"[\u4e00-\u9fff]", text.replace(codebook.title["zh"], ""))
+
+
+def test_report_scores_are_weighted(report, codebook):
     from satisfaction.index import unit_scores
 
-    report = AnnualReport(2024, processed_dir=processed, codebook=codebook)
-    weighted = report.scores.set_index("city")["CSI"]
-    unweighted = unit_scores(report.survey.data, codebook).set_index("city")["CSI"]
+    weighted = report.ctx.scores.set_index("city")["CSI"]
+    unweighted = unit_scores(report.ctx.survey.data, codebook).set_index("city")["CSI"]
     assert not np.allclose(weighted, unweighted.loc[weighted.index])
-    assert report.design.weight_diagnostics["converged"].all()
+    assert report.ctx.design.weight_diagnostics["converged"].all()
+
+
+def test_figures_render_without_missing_glyphs(report):
+    for name, fig in report.figures().items():
+        assert plotting.figure_png(fig).startswith(b"\x89PNG"), name
+
+
+def test_report_without_earlier_years_leaves_the_trend_out(tmp_path, codebook):
+    only = tmp_path / "processed"
+    sio.ingest(2024, raw_root=ROOT / "data" / "raw", out_root=only, codebook=codebook)
+    report = AnnualReport(2024, processed_dir=only, codebook=codebook, **SETTINGS)
+    assert "trend" not in {s.key for s in report.sections}
+    assert report.findings.change is None and "与上年" not in report.render("summary")[1].text
 
 
 def test_executed_notebook_beside_the_report(published):
@@ -112,13 +255,6 @@ def test_every_label_has_glyphs_in_the_font(codebook):
     assert plotting.missing_glyphs("".join(texts), family) == set()
 
 
-def test_figures_render_without_missing_glyphs(processed, codebook):
-    for lang in ("zh", "en"):
-        report = AnnualReport(2024, processed_dir=processed, codebook=codebook, lang=lang)
-        for png in report.figures().values():
-            assert png.startswith(b"\x89PNG")
-
-
 def test_missing_glyph_is_an_error():
     plotting.use_cjk_font()
     from matplotlib.figure import Figure
@@ -127,14 +263,6 @@ def test_missing_glyph_is_an_error():
     fig.subplots().set_title("\U0001F600 \u0F00")  # an emoji and a Tibetan syllable: not in Noto CJK
     with pytest.raises(RuntimeError, match="cannot draw"):
         plotting.figure_png(fig)
-
-
-def test_english_report_tables(processed, codebook):
-    report = AnnualReport(2024, processed_dir=processed, codebook=codebook, lang="en")
-    table = report.scores_table()
-    assert list(table.columns[:4]) == ["Rank", "City", "Interviews", "Consumer satisfaction index"]
-    assert "Hezhou" in set(table["City"])
-    assert report.title == "Consumer satisfaction evaluation 2024: Guangxi Zhuang Autonomous Region"
 
 
 def test_unknown_region_is_refused(processed, codebook):
@@ -153,21 +281,6 @@ def test_kernel_is_registered_in_this_environment():
     assert kernel_installed()
 
 
-def test_robustness_and_priorities_tables(published, codebook):
-    weights = pd.read_csv(published / "weights.csv", encoding="utf-8-sig")
-    assert weights.groupby("上级指标")["采用权重"].sum().round(6).eq(1).all()
-    for col in ("等权", "AHP", "熵权", "主成分"):
-        assert weights.groupby("上级指标")[col].sum().round(2).eq(1).all(), col
-    ranks = pd.read_csv(published / "rank_uncertainty.csv", encoding="utf-8-sig")
-    assert sorted(ranks["公布排名"]) == list(range(1, 15))
-    scores = pd.read_csv(published / "scores.csv", encoding="utf-8-sig")
-    assert ranks["城市"].tolist() == scores["城市"].tolist()   # nominal ranking = published ranking
-    sobol = pd.read_csv(published / "sensitivity.csv", encoding="utf-8-sig")
-    assert len(sobol) == 4 and sobol["总指数"].between(0, 1.5).all()
-    priorities = pd.read_csv(published / "priorities.csv", encoding="utf-8-sig")
-    assert len(priorities) == 14
-
-
 def test_cli_index_with_other_schemes(processed, tmp_path, capsys):
     from satisfaction.cli import main
 
@@ -183,24 +296,6 @@ def test_cli_index_with_other_schemes(processed, tmp_path, capsys):
     assert "min_share must be between 0 and 1" in capsys.readouterr().err
 
 
-def test_ranking_tables(published):
-    ranking = pd.read_csv(published / "ranking.csv", encoding="utf-8-sig")
-    sets = ranking["排名置信集"].str.strip("[]").str.split(", ", expand=True).astype(int)
-    assert ((sets[0] <= ranking["排名"]) & (ranking["排名"] <= sets[1])).all()
-    assert ranking["分组"].str.len().gt(0).all()
-    change = pd.read_csv(published / "change.csv", encoding="utf-8-sig")
-    assert len(change) == 14 and change["p 值"].between(0, 1).all()
-
-
-def test_report_without_last_year_says_so(tmp_path, codebook):
-    from satisfaction.report import AnnualReport
-
-    only = tmp_path / "processed"
-    sio.ingest(2024, raw_root=ROOT / "data" / "raw", out_root=only, codebook=codebook)
-    report = AnnualReport(2024, processed_dir=only, codebook=codebook)
-    assert report.previous is None and "2023" in report.change_markdown() and report.change_table() is None
-
-
 def test_tables_render_to_the_same_bytes_every_time():
     """No random table id: the same table gives the same HTML (a report can be compared byte for byte)."""
     from satisfaction.report import show_table
@@ -214,7 +309,7 @@ def test_tables_render_to_the_same_bytes_every_time():
 def test_the_same_inputs_give_the_same_report(published, processed, tmp_path):
     """Byte-identical HTML, tables and figures; the executed notebook identical but for papermill's
     run times."""
-    again = run_report(2024, processed_root=processed, output_root=tmp_path, progress=False)
+    again = run_report(2024, processed_root=processed, output_root=tmp_path, progress=False, **SETTINGS)
     files = sorted(p.relative_to(published) for p in published.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     for rel in files:
@@ -232,27 +327,38 @@ def test_the_same_inputs_give_the_same_report(published, processed, tmp_path):
     assert without_times(published, published.parent.parent) == without_times(again, tmp_path)
 
 
-def test_a_weak_city_is_reported_with_a_note_and_never_blocks_the_report(tmp_path, codebook):
-    """A year in which one city has 25 interviews: the report is published, its sample section
-    and its score table say that the city is below the minimum and weighted to fewer margins, and
-    no other city carries a note."""
+def test_a_weak_city_and_a_small_cell_never_block_the_report(tmp_path, codebook):
+    """One city at 25 interviews and one population group under 30 (the oldest age group, so that
+    no city can be raked by sex × age any more): the report is produced, every city weighted by
+    the fallback and flagged, the weak city's own cells flagged and its rates suppressed, and the
+    small group's cells suppressed with a note."""
     from dataclasses import replace
 
     full = sio.read_processed(sio.ingest(2024, raw_root=ROOT / "data" / "raw", out_root=tmp_path / "full",
                                          codebook=codebook)[1], codebook)
     weak = "451100"
-    keep = (full.data["city"] != weak) | (full.data.groupby("city").cumcount() < 25)
-    small = replace(full, data=full.data[keep].reset_index(drop=True),
+    data = full.data
+    keep = (data["city"] != weak) | (data.groupby("city").cumcount() < 25)
+    oldest = (data["age_group"] == data["age_group"].max()) & (data["city"] != weak)
+    keep &= ~oldest | (oldest.cumsum() <= 20)
+    small = replace(full, data=data[keep].reset_index(drop=True),
                     dont_know=full.dont_know[keep.to_numpy()].reset_index(drop=True))
+    assert (small.data["age_group"] == data["age_group"].max()).sum() < codebook.min_cell
     sio.write_processed(small, tmp_path / "processed" / "2024", year=2024)
-    folder = run_report(2024, processed_root=tmp_path / "processed", output_root=tmp_path / "reports", progress=False)
+    folder = run_report(2024, processed_root=tmp_path / "processed", output_root=tmp_path / "reports", progress=False,
+                        **SETTINGS)
     html = (folder / "report.html").read_text(encoding="utf-8")
     name = codebook.city_label(weak, "zh")
-    note = TEXT["zh"]["flags_note"].split("{")[0]
-    assert note in html and f"{name}（样本量 25 低于最低要求 {codebook.min_valid_per_city}" in html
-    assert "改按文化程度、居住地类型加权" in html
-    report = AnnualReport(2024, processed_dir=tmp_path / "processed", codebook=codebook)
-    flags = report.scores_table().set_index(TEXT["zh"]["col_city"])[TEXT["zh"]["col_flag"]]
-    assert flags[name] and (flags.drop(index=name) == "").all()
-    priorities = report.priorities_table().set_index(TEXT["zh"]["col_city"])[TEXT["zh"]["col_concentrate"]]
-    assert priorities[name] == "样本不足，未作分析" and "样本不足" not in "".join(priorities.drop(index=name))
+    assert f"样本量 25 低于最低要求 {codebook.min_valid_per_city}" in html
+    assert "改按文化程度、居住地类型加权" in html and "的样本不足，结果仅供参考" in html
+    report = AnnualReport(2024, processed_dir=tmp_path / "processed", codebook=codebook, **SETTINGS)
+    scores = block(report, "scores").display.set_index(TEXT["zh"]["col_city"])
+    assert scores.loc[name, TEXT["zh"]["col_flag"]].startswith("样本量 25")
+    rates = block(report, "rates")
+    assert (rates.display.set_index(TEXT["zh"]["col_city"]).loc[name] == "—").all() and "不予公布" in rates.note
+    groups = block(report, "groups")
+    small_rows = (groups.data["n"] < codebook.min_cell).to_numpy()
+    assert small_rows.sum() == 1 and (groups.display.loc[small_rows, "消费者满意度指数"] == "—").all()
+    assert "不予公布" in groups.note
+    priorities = block(report, "priorities").display.set_index(TEXT["zh"]["col_city"])[TEXT["zh"]["col_concentrate"]]
+    assert priorities[name] == "样本不足，未作分析"

@@ -65,11 +65,13 @@ def replace_dir_atomically(build, target: str | Path) -> Path:
     return target
 
 
-def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+def xlsx_bytes(sheets: dict[str, pd.DataFrame], *, digits: dict[str, dict[str, int]] | None = None) -> bytes:
     """XLSX bytes for one or more sheets that do not depend on the clock.
 
     openpyxl stamps the document properties and the zip entries with the current time; both are
-    pinned here so that the same tables always give the same bytes.
+    pinned here so that the same tables always give the same bytes. ``digits`` (sheet → column →
+    decimals) sets a number format, so a cell shows the report's rounding while holding the
+    unrounded value.
     """
     import datetime as dt
     import re
@@ -85,6 +87,11 @@ def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
         for row in df.itertuples(index=False):
             ws.append([None if (isinstance(v, float) and np.isnan(v)) or v is pd.NA else (v.item() if hasattr(v, "item") else v)
                        for v in row])
+        for column, places in ((digits or {}).get(name) or {}).items():
+            if column in df.columns:
+                j = list(df.columns).index(column) + 1
+                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                    cell.number_format = "0" if places == 0 else "0." + "0" * places
     fixed = dt.datetime(2000, 1, 1)
     wb.properties.created = fixed
     wb.properties.modified = fixed

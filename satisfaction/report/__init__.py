@@ -25,7 +25,7 @@ import importlib
 _WHERE = {
     "AnnualReport": "annual", "NOTEBOOK": "annual", "RANK_DRAWS": "annual", "REPLICATES": "annual",
     "SENSITIVITY_DRAWS": "annual", "STAGING_ENV": "annual",
-    "show_figure": "display", "show_table": "display",
+    "show_figure": "display", "show_table": "display", "show_section": "display", "ReportContext": "context",
     "embedded_images": "publish", "notebook_to_html": "publish", "run_report": "publish",
 }
 

@@ -1,38 +1,35 @@
-"""The annual report's content: :class:`AnnualReport` computes every table, figure and text the
-notebook shows, so it is tested like any other function."""
+"""The annual report: its sections in order, the words they share, and its files.
+
+:class:`AnnualReport` holds a :class:`~satisfaction.report.context.ReportContext` (the year, loaded
+and computed once, in numbers) and renders each section in a language as blocks the notebook
+shows; everything is a function of the context, so it is tested like any other function.
+"""
 from __future__ import annotations
 
-from functools import cached_property
-
+import datetime as dt
+import hashlib
+import json
 import os
+from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import plotting
-from ..codebook import Codebook, load_codebook
-from ..errors import SatisfactionError
-from ..survey.estimate import margin_of_error, vcov
+from ..codebook import Codebook
 from ..drivers import QUADRANTS, importance_performance
-from ..index import city_flags, composite, pls_index, sample_sizes, score_table, unit_item_means, weighted_scores
-from ..schemes import fixed_weights, weights_for
-from ..ranking import change, pairwise, point_ranks, rank_correlation, rank_sets, tau_best, tiers, versus_average
-from ..sensitivity import rank_sensitivity
-from ..reliability import quality_flags, reliability_table
-from ..survey.weighting import replicate_design, survey_design
-from ..ingest import atomic_write_bytes, read_processed, xlsx_bytes
+from ..index import city_flags, pls_index, unit_item_means
+from ..ingest import atomic_write_bytes, xlsx_bytes
+from ..survey.weighting import replicate_design
+from .context import LEVEL, RANK_DRAWS, REPLICATES, SENSITIVITY_DRAWS, ReportContext
 from .labels import check_lang, t
-from ..paths import resolve
+from .sections import SECTIONS
+from .sections.base import Figure, Markdown, Table, section_number
 
 STAGING_ENV = "SATISFACTION_REPORT_STAGING"
 NOTEBOOK = "annual_report.ipynb"
-#: Bootstrap replicates behind the report's intervals (re-raked, seeded by the year).
-REPLICATES = 500
-#: Monte Carlo draws of the rank sensitivity analysis (each costs 6 index builds).
-SENSITIVITY_DRAWS = 1000
-#: Bootstrap draws behind the rank confidence sets.
-RANK_DRAWS = 1000
+
+__all__ = ["AnnualReport", "LEVEL", "NOTEBOOK", "RANK_DRAWS", "REPLICATES", "SENSITIVITY_DRAWS", "STAGING_ENV"]
 
 
 class AnnualReport:
@@ -41,152 +38,102 @@ class AnnualReport:
     Parameters
     ----------
     year : int
-    processed_dir : folder holding ``<year>/`` written by ``satisfaction ingest``
+    processed_dir : folder holding ``<year>/`` (and earlier years) written by ``satisfaction ingest``
     codebook : Codebook or path
     region : region code; must be the codebook's region (default)
     lang : ``"zh"`` (default) or ``"en"``
+    replicates, draws, seed : the analysis settings (re-raked bootstrap replicates, Monte Carlo
+        draws of the uncertainty analysis, the seed of every random step; default the year)
+    issued : the date the report is issued (default today)
     """
 
     def __init__(self, year: int, *, processed_dir: str | Path, codebook: Codebook | str | Path,
-                 region: str | None = None, lang: str = "zh"):
-        self.year = int(year)
+                 region: str | None = None, lang: str = "zh", replicates: int = REPLICATES,
+                 draws: int = SENSITIVITY_DRAWS, seed: int | None = None, issued: str | dt.date | None = None):
         self.lang = check_lang(lang)
-        self.codebook = codebook if isinstance(codebook, Codebook) else load_codebook(resolve(codebook))
-        self.region = region or self.codebook.region["code"]
-        if self.region != self.codebook.region["code"]:
-            raise SatisfactionError(f"region {self.region!r} is not the codebook's region {self.codebook.region['code']!r}")
-        self.processed_dir = resolve(processed_dir)
-        self.survey = read_processed(self.processed_dir / str(self.year), self.codebook)
-        self.design = survey_design(self.survey.data, self.codebook)
-        self.node_scores = weighted_scores(self.design, self.codebook, by="city")
-        self.scores = score_table(self.node_scores, self.codebook)
-        self.scores.insert(2, "name", self.scores["city"].map(lambda c: self.codebook.city_label(c, self.lang)))
+        self.ctx = ReportContext(year, processed_dir=processed_dir, codebook=codebook, region=region,
+                                 replicates=replicates, draws=draws, seed=seed)
+        self.year, self.codebook = self.ctx.year, self.ctx.codebook
+        self.issued = dt.date.fromisoformat(str(issued)) if issued else dt.date.today()
+        self.sections = [cls(self) for cls in SECTIONS]
+        self.sections = [s for s in self.sections if s.available()]
 
-    # ---- words ------------------------------------------------------------------------------
-    def _label(self, code: str) -> str:
-        return self.codebook.label(code, self.lang)
+    # ---- words shared by the sections ---------------------------------------------------------
+    def t(self, key: str, **kw) -> str:
+        return t(key, self.lang, **kw)
 
     @property
-    def title(self) -> str:
-        region = self.codebook.region["en" if self.lang == "en" else "zh"]
-        return t("report_title", self.lang, year=self.year, region=region)
+    def region_name(self) -> str:
+        return self.codebook.region["en" if self.lang == "en" else "zh"]
 
-    def heading_markdown(self) -> str:
-        title = self.codebook.title["en" if self.lang == "en" else "zh"]
-        sub = t("report_subtitle", self.lang, title=title, year=self.year, n_cities=len(self.scores),
-                n=self.survey.rows_kept)
-        return f"# {self.title}\n\n{sub}"
+    def city(self, code: str) -> str:
+        return self.codebook.city_label(code, self.lang)
 
-    def sample_markdown(self) -> str:
-        sizes = sample_sizes(self.survey.data, self.codebook)
-        text = f"## {t('sec_sample', self.lang)}\n\n" + t(
-            "sample_note", self.lang, minimum=self.codebook.min_valid_per_city,
-            met=int(sizes["meets_minimum"].sum()), total=len(sizes))
-        flagged = self.flags[self.flags["flag"] != ""]
-        if len(flagged):
-            sep = "；" if self.lang == "zh" else "; "
-            cities = sep.join(f"{self.codebook.city_label(c, self.lang)}（{f}）" if self.lang == "zh" else
-                              f"{self.codebook.city_label(c, self.lang)} ({f})" for c, f in zip(flagged["city"], flagged["flag"]))
-            text += "\n\n" + t("flags_note", self.lang, cities=cities)
-        return text
+    def node(self, code: str) -> str:
+        return self.codebook.label(code, self.lang)
+
+    def join(self, words, strong: bool = False) -> str:
+        words = list(words)
+        return ("；" if strong else "、").join(words) if self.lang == "zh" else ("; " if strong else ", ").join(words)
+
+    def letters(self, code: str) -> str:
+        """Group letters of the compact letter display; in Chinese the heavenly stems 甲乙丙…"""
+        if self.lang != "zh":
+            return code
+        stems = "甲乙丙丁戊己庚辛壬癸"
+        return "".join(stems[(ord(ch) - ord("a")) % len(stems)] if "a" <= ch <= "z" else ch for ch in code)
+
+    def size_name(self, column: str | None) -> str:
+        return self.t(f"size_{column}") if column else self.t("size_equal")
+
+    def verdict(self, row) -> str:
+        """The one wording of a change: significant (Holm-adjusted) up or down, or not significant."""
+        if not row["significant"]:
+            return self.t("change_none")
+        return self.t("change_up") if row["change"] > 0 else self.t("change_down")
 
     @cached_property
     def flags(self) -> pd.DataFrame:
-        """Per city: below the codebook's minimum sample, weighted by the documented fallback
-        (:func:`satisfaction.index.city_flags`)."""
-        return city_flags(self.survey.data, self.design, self.codebook, lang=self.lang)
+        return city_flags(self.ctx.survey.data, self.ctx.design, self.codebook, lang=self.lang)
 
-    def scores_markdown(self) -> str:
-        idx = self.codebook.tree.code
-        top, bottom = self.scores.iloc[0], self.scores.iloc[-1]
-        text = (f"## {t('sec_scores', self.lang)}\n\n{t('scores_note', self.lang)}\n\n"
-                + t("top_bottom", self.lang, top=top["name"], top_score=top[idx], bottom=bottom["name"],
-                    bottom_score=bottom[idx]))
-        for size, c in self.composites().items():
-            text += " " + t("composite_note", self.lang, size=t(f"size_{size}", self.lang), est=c["estimate"],
-                            lo=c["ci_low"], hi=c["ci_high"])
-        return text
+    def flag(self, city: str) -> str:
+        f = self.flags.set_index("city")["flag"]
+        return f.get(city, "")
 
-    def composites(self) -> dict[str, pd.Series]:
-        """The provincial index weighted by each size column of the codebook's ``composite`` section."""
-        if not self.codebook.composite:
-            return {}
-        sizes = pd.read_csv(self.codebook.sizes_path, dtype={"city": str}).set_index("city")
-        return {col: composite(self.node_scores, sizes[col]) for col in self.codebook.composite["sizes"]
-                if col in sizes.columns}
+    def tier_sentence(self) -> str:
+        tiers = self.ctx.ranking["tiers"]
+        order = list(self.ctx.scores["city"])
+        groups = {k: [self.city(c) for c in order if tiers[c] == k] for k in ("top", "middle", "bottom")}
+        return self.t("tiers_sentence", top=self.join(groups["top"]) or self.t("none"),
+                      middle=self.join(groups["middle"]) or self.t("none"),
+                      bottom=self.join(groups["bottom"]) or self.t("none"),
+                      third=-(-len(order) // 3))
 
-    # ---- robustness and priorities ----------------------------------------------------------------
+    @cached_property
+    def findings(self):
+        from .sections.headline import Findings
+
+        return Findings(self)
+
+    # ---- analyses shared by sections ------------------------------------------------------------
+    @cached_property
+    def replicate_design(self):
+        """The design with re-raked bootstrap replicates (seeded: same data, same report)."""
+        return replicate_design(self.ctx.design, self.codebook, replicates=self.ctx.replicates, seed=self.ctx.seed)
+
     @cached_property
     def city_item_means(self) -> pd.DataFrame:
-        return unit_item_means(self.design.data, self.codebook, weights=self.design.weights)
+        return unit_item_means(self.ctx.design.data, self.codebook, weights=self.ctx.design.weights)
 
     @cached_property
-    def sensitivity(self):
-        return rank_sensitivity(self.city_item_means, self.codebook, n_draws=SENSITIVITY_DRAWS, seed=self.year)
+    def joint_uncertainty(self):
+        """Ranks under sampling error and method choices drawn together (Sobol with sampling as a factor)."""
+        from ..sensitivity import joint_rank_uncertainty, replicate_item_means
 
-    @cached_property
-    def drivers(self) -> pd.DataFrame:
-        return importance_performance(self.design.data, self.codebook, by="city", weights=self.design.weights,
-                                      lang=self.lang)
+        reps = replicate_item_means(self.replicate_design, self.codebook)
+        return joint_rank_uncertainty(self.city_item_means, reps, self.codebook, n_draws=self.ctx.draws,
+                                      seed=self.ctx.seed)
 
-    def robustness_markdown(self) -> str:
-        return (f"## {t('sec_robustness', self.lang)}\n\n"
-                + t("robustness_note", self.lang, draws=SENSITIVITY_DRAWS, pert=0.25))
-
-    def weights_table(self) -> pd.DataFrame:
-        """The weights used (codebook) with their provenance, and the alternatives, for the index's
-        and the first-level indicators' children."""
-        sets = {name: weights_for(name, self.codebook, self.city_item_means) for name in ("equal", "ahp", "entropy", "pca")
-                if name != "ahp" or self.codebook.ahp}
-        used = fixed_weights(self.codebook)
-        rows = []
-        for node in [self.codebook.tree, *self.codebook.dimensions]:
-            for child, w in used.weights[node.code].items():
-                row = {t("col_node", self.lang): self._label(node.code), t("col_child", self.lang): self._label(child),
-                       t("col_weight_used", self.lang): round(w, 3), t("col_provenance", self.lang): t("prov_codebook", self.lang)}
-                for name, ws in sets.items():
-                    row[t(f"col_{name}", self.lang)] = round(ws.weights[node.code][child], 3)
-                rows.append(row)
-        return pd.DataFrame(rows)
-
-    def rank_uncertainty_table(self) -> pd.DataFrame:
-        r = self.sensitivity.ranks
-        return pd.DataFrame({
-            t("col_city", self.lang): r["unit"].map(lambda c: self.codebook.city_label(c, self.lang)),
-            t("col_nominal_rank", self.lang): r["nominal_rank"],
-            t("col_median_rank", self.lang): r["median_rank"].round(1),
-            t("col_rank_range", self.lang): [f"{lo:.0f}–{hi:.0f}" for lo, hi in zip(r["p05"], r["p95"])],
-            t("col_shift", self.lang): r["mean_abs_shift"].round(2),
-        })
-
-    def sobol_markdown(self) -> str:
-        return t("sobol_note", self.lang)
-
-    def sobol_table(self) -> pd.DataFrame:
-        s = self.sensitivity.sobol
-        return pd.DataFrame({t("col_factor", self.lang): [t(f"factor_{f}", self.lang) for f in s["factor"]],
-                             t("col_first", self.lang): s["first_order"].clip(lower=0).round(3),
-                             t("col_total", self.lang): s["total"].clip(lower=0).round(3)})
-
-    def rank_figure(self):
-        ranks = self.sensitivity.ranks.assign(name=lambda r: r["unit"].map(lambda c: self.codebook.city_label(c, self.lang)))
-        return plotting.rank_range_chart(ranks, title=t("fig_rank_title", self.lang, year=self.year),
-                                         xlabel=t("fig_rank_x", self.lang), nominal_label=t("fig_rank_nominal", self.lang),
-                                         range_label=t("fig_rank_range", self.lang))
-
-    def drivers_markdown(self) -> str:
-        return f"## {t('sec_drivers', self.lang)}\n\n{t('drivers_note', self.lang)}"
-
-    def drivers_figure(self):
-        names = {c: self.codebook.city_label(c, self.lang) for c in self.scores["city"]}
-        quadrants = [QUADRANTS[self.lang][k] for k in ("concentrate", "keep", "low", "overkill")]
-        analysed = set(self.drivers.loc[self.drivers["importance"].notna(), "city"])
-        units = [c for c in self.scores["city"] if c in analysed]   # a city with too few interviews has no chart
-        return plotting.quadrant_grid(self.drivers, units=units, names=names, quadrant_names=quadrants,
-                                      title=t("fig_ipa_title", self.lang, year=self.year),
-                                      xlabel=t("fig_ipa_x", self.lang), ylabel=t("fig_ipa_y", self.lang))
-
-    # ---- the structural (PLS) model --------------------------------------------------------------
     @cached_property
     def model(self):
         """``(fit, per-city table, bootstrap)`` of the codebook's structural model, or None."""
@@ -195,337 +142,123 @@ class AnnualReport:
         fit, table = pls_index(self.replicate_design, self.codebook, by="city")
         return fit, table, fit.bootstrap(self.replicate_design)
 
-    def _lv_label(self, lv: str) -> str:
-        zh, en = self.codebook.structural["labels"][lv]
-        return en if self.lang == "en" else zh
-
-    def model_markdown(self) -> str:
-        fit = self.model[0]
-        name = self.codebook.structural["en" if self.lang == "en" else "zh"] or self.codebook.structural["code"]
-        return f"## {t('sec_model', self.lang)}\n\n" + t("model_note", self.lang, model=name, reps=REPLICATES, gof=fit.gof)
-
-    def model_paths_table(self) -> pd.DataFrame:
-        fit, _, boot = self.model
-        p = boot.paths
-        r2 = fit.r2
-        return pd.DataFrame({
-            t("col_from", self.lang): p["from"].map(self._lv_label), t("col_to", self.lang): p["to"].map(self._lv_label),
-            t("col_path", self.lang): p["estimate"].round(3), t("col_se", self.lang): p["se"].round(3),
-            t("col_ci", self.lang): [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(p["ci_low"], p["ci_high"])],
-            t("col_r2", self.lang): p["to"].map(r2).round(3)})
-
-    def model_constructs_table(self) -> pd.DataFrame:
-        fit, _, boot = self.model
-        rel = fit.reliability
-        idx = boot.index.set_index("lv")
-        lvs = list(fit.model.lvs)
-        return pd.DataFrame({
-            t("col_lv", self.lang): [self._lv_label(lv) for lv in lvs],
-            t("col_model_index", self.lang): idx.loc[lvs, "estimate"].round(1).to_numpy(),
-            t("col_ci", self.lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(idx.loc[lvs, "ci_low"], idx.loc[lvs, "ci_high"])],
-            t("col_r2", self.lang): [f"{fit.r2[lv]:.3f}" if lv in fit.r2.index else "—" for lv in lvs],
-            "alpha": rel.loc[lvs, "alpha"].round(3).to_numpy(), t("col_rho_a", self.lang): rel.loc[lvs, "rhoA"].round(3).to_numpy(),
-            t("col_rho_c", self.lang): rel.loc[lvs, "rhoC"].round(3).to_numpy(), "AVE": rel.loc[lvs, "AVE"].round(3).to_numpy()})
-
-    def model_figure(self):
-        _, table, _ = self.model
-        lv = self.codebook.structural["index"]
-        part = table[table["lv"] == lv].rename(columns={"estimate": lv})
-        part = part.assign(name=part["city"].map(lambda c: self.codebook.city_label(c, self.lang)))
-        return plotting.index_bar_chart(part, labels={}, index_code=lv,
-                                        title=t("fig_model_title", self.lang, year=self.year, lv=self._lv_label(lv)),
-                                        xlabel=t("fig_index_x", self.lang))
-
-    # ---- ranking inference --------------------------------------------------------------------------
-    def _index_rows(self, node_scores: pd.DataFrame) -> pd.DataFrame:
-        idx = self.codebook.tree.code
-        return node_scores[node_scores["node"] == idx].set_index("city")
-
     @cached_property
-    def ranking(self) -> dict:
-        """Rank sets, pairwise comparisons, tiers, τ-best/worst and the comparison with the average."""
-        rows = self._index_rows(self.node_scores).loc[list(self.scores["city"])]
-        # the covariance the estimates carry (cities are separate strata: zero off the diagonal here,
-        # but a design with shared PSUs or national calibration would not be)
-        est, var = rows["estimate"], vcov(rows.reset_index()).to_numpy()
-        sets = rank_sets(est, var, n_draws=RANK_DRAWS, seed=self.year)
-        pairs = pairwise(est, var, seed=self.year)
-        sizes = None
-        if self.codebook.composite:
-            table = pd.read_csv(self.codebook.sizes_path, dtype={"city": str}).set_index("city")
-            sizes = table[self.codebook.composite["sizes"][0]].reindex(est.index).to_numpy()
-        tau = min(3, len(est))
-        return {"sets": sets, "pairs": pairs, "tiers": tiers(est, pairs),
-                "best": tau_best(est, var, tau, n_draws=RANK_DRAWS, seed=self.year),
-                "worst": tau_best(est, var, tau, n_draws=RANK_DRAWS, seed=self.year, worst=True),
-                "average": versus_average(est, var, sizes=sizes), "tau": tau}
+    def drivers(self) -> pd.DataFrame:
+        return importance_performance(self.ctx.design.data, self.codebook, by="city", weights=self.ctx.design.weights,
+                                      lang=self.lang)
 
-    def ranking_markdown(self) -> str:
-        r = self.ranking
-        name = lambda c: self.codebook.city_label(c, self.lang)  # noqa: E731
-        sep = "、" if self.lang == "zh" else ", "
-        best = sep.join(name(c) for c in r["best"].loc[r["best"]["in_set"], "city"])
-        worst = sep.join(name(c) for c in r["worst"].loc[r["worst"]["in_set"], "city"])
-        return (f"## {t('sec_ranking', self.lang)}\n\n{t('ranking_note', self.lang)}\n\n"
-                + t("tau_note", self.lang, tau=r["tau"], best=best, worst=worst))
+    def drivers_figure_units(self) -> list[str]:
+        analysed = set(self.drivers.loc[self.drivers["importance"].notna(), "city"])
+        return [c for c in self.ctx.scores["city"] if c in analysed]
 
-    def ranking_table(self) -> pd.DataFrame:
-        r = self.ranking
-        sets = r["sets"].set_index("city")
-        avg = r["average"].set_index("city")
-        cities = list(self.scores["city"])
-        return pd.DataFrame({
-            t("col_rank", self.lang): sets.loc[cities, "rank"].to_numpy(),
-            t("col_city", self.lang): self.scores["name"].to_numpy(),
-            self._label(self.codebook.tree.code): sets.loc[cities, "estimate"].round(2).to_numpy(),
-            t("col_rank_set", self.lang): [f"[{lo}, {hi}]" for lo, hi in zip(sets.loc[cities, "lower"], sets.loc[cities, "upper"])],
-            t("col_tier", self.lang): r["tiers"].loc[cities].to_numpy(),
-            t("col_vs_avg", self.lang): [f"{t(pos, self.lang)} ({d:+.1f})" for pos, d in
-                                          zip(avg.loc[cities, "position"], avg.loc[cities, "difference"])],
-        })
+    def drivers_figure(self):
+        names = {c: self.city(c) for c in self.ctx.scores["city"]}
+        quadrants = [QUADRANTS[self.lang][k] for k in ("concentrate", "keep", "low", "overkill")]
+        return plotting.quadrant_grid(self.drivers, units=self.drivers_figure_units(), names=names, quadrant_names=quadrants,
+                                      title=self.t("fig_ipa_title", year=self.year), xlabel=self.t("fig_ipa_x"),
+                                      ylabel=self.t("fig_ipa_y"))
 
-    def caterpillar_figure(self):
-        rows = self._index_rows(self.node_scores)
-        sets = self.ranking["sets"].set_index("city")
-        table = pd.DataFrame({"estimate": rows["estimate"], "ci_low": rows["ci_low"], "ci_high": rows["ci_high"],
-                              "lower": sets["lower"], "upper": sets["upper"]})
-        table["name"] = [self.codebook.city_label(c, self.lang) for c in table.index]
-        return plotting.caterpillar_chart(table, title=t("fig_cat_title", self.lang, year=self.year),
-                                          xlabel=t("fig_index_x", self.lang), set_label=t("fig_cat_set", self.lang))
-
-    def heatmap_figure(self):
-        names = {c: self.codebook.city_label(c, self.lang) for c in self.scores["city"]}
-        return plotting.difference_heatmap(self.ranking["pairs"], list(self.scores["city"]), names=names,
-                                           title=t("fig_heat_title", self.lang, year=self.year),
-                                           colorbar_label=t("fig_heat_cbar", self.lang))
-
-    @cached_property
-    def previous(self) -> pd.DataFrame | None:
-        """Last year's index per city (weighted, linearised SEs), or None without its processed data."""
-        folder = self.processed_dir / str(self.year - 1)
-        if not folder.exists():
-            return None
-        survey = read_processed(folder, self.codebook)
-        return weighted_scores(survey_design(survey.data, self.codebook), self.codebook, by="city")
-
-    def change_markdown(self) -> str:
-        head = f"## {t('sec_change', self.lang)}\n\n"
-        if self.previous is None:
-            return head + t("no_previous", self.lang, prev=self.year - 1)
-        ch = self.change
-        corr = rank_correlation(self._index_rows(self.previous)["estimate"], self._index_rows(self.node_scores)["estimate"])
-        return head + t("change_note", self.lang, prev=self.year - 1, tau=corr["kendall_tau"], rho=corr["spearman_rho"],
-                        n_up=int((ch["significant"] & (ch["change"] > 0)).sum()),
-                        n_down=int((ch["significant"] & (ch["change"] < 0)).sum()))
-
-    @cached_property
-    def change(self) -> pd.DataFrame:
-        now = self._index_rows(self.node_scores).reset_index()
-        before = self._index_rows(self.previous).reset_index()
-        return change(now, before, by="city")
-
-    def change_table(self) -> pd.DataFrame | None:
-        if self.previous is None:
-            return None
-        prev_rows = self._index_rows(self.previous)
-        prev_sets = rank_sets(prev_rows["estimate"], vcov(prev_rows.reset_index()).to_numpy(), n_draws=RANK_DRAWS,
-                              seed=self.year - 1).set_index("city")
-        sets = self.ranking["sets"].set_index("city")
-        ch = self.change.set_index("city")
-        cities = [c for c in self.scores["city"] if c in ch.index]
-        fmt = lambda s, c: f"{s.loc[c, 'rank']} [{s.loc[c, 'lower']}, {s.loc[c, 'upper']}]"  # noqa: E731
-        return pd.DataFrame({
-            t("col_city", self.lang): [self.codebook.city_label(c, self.lang) for c in cities],
-            t("col_prev_score", self.lang): ch.loc[cities, "previous"].round(2).to_numpy(),
-            self._label(self.codebook.tree.code): ch.loc[cities, "current"].round(2).to_numpy(),
-            t("col_change", self.lang): [f"{d:+.2f} ({lo:+.2f}, {hi:+.2f})" for d, lo, hi in
-                                          zip(ch.loc[cities, "change"], ch.loc[cities, "ci_low"], ch.loc[cities, "ci_high"])],
-            t("col_p", self.lang): ch.loc[cities, "p"].round(3).to_numpy(),
-            t("col_prev_set", self.lang): [fmt(prev_sets, c) for c in cities],
-            t("col_rank_set", self.lang): [fmt(sets, c) for c in cities],
-        })
-
-    def slope_figure(self):
-        prev_rank = point_ranks(self._index_rows(self.previous)["estimate"])
-        prev = pd.Series(prev_rank, index=self._index_rows(self.previous).index)
-        now_rows = self._index_rows(self.node_scores)
-        now = pd.Series(point_ranks(now_rows["estimate"]), index=now_rows.index)
-        ch = self.change.set_index("city")
-        direction = np.sign(ch["change"]).where(ch["significant"], 0).astype(int)
-        names = {c: self.codebook.city_label(c, self.lang) for c in now.index}
-        return plotting.slopegraph(prev, now, names=names, years=(self.year - 1, self.year), changes=direction,
-                                   title=t("fig_slope_title", self.lang, prev=self.year - 1, year=self.year),
-                                   labels=(t("fig_slope_up", self.lang), t("fig_slope_down", self.lang),
-                                           t("fig_slope_same", self.lang)))
-
-    def priorities_table(self) -> pd.DataFrame:
+    def priorities(self) -> pd.DataFrame:
         """Per city (rank order): the indicators to concentrate on, most important first."""
         concentrate = QUADRANTS[self.lang]["concentrate"]
-        sep = "、" if self.lang == "zh" else "; "
         d = self.drivers[self.drivers["quadrant"] == concentrate].sort_values("importance", ascending=False)
-        listed = d.groupby("city")["label"].agg(sep.join)
+        listed = d.groupby("city")["label"].agg(self.join)
         too_few = QUADRANTS[self.lang]["too_few"]
         for city in self.drivers.loc[self.drivers["quadrant"] == too_few, "city"].unique():
             listed[city] = too_few
-        return pd.DataFrame({t("col_city", self.lang): self.scores["name"],
-                             t("col_concentrate", self.lang): self.scores["city"].map(listed).fillna("—").to_numpy()})
+        cities = list(self.ctx.scores["city"])
+        return pd.DataFrame({self.t("col_city"): [self.city(c) for c in cities],
+                             self.t("col_concentrate"): [listed.get(c, "—") for c in cities]})
 
-    def dimensions_markdown(self) -> str:
-        sep = "、" if self.lang == "zh" else ", "
-        dims = sep.join(self._label(d.code) for d in self.codebook.dimensions)
-        return f"## {t('sec_dimensions', self.lang)}\n\n" + t("dimensions_note", self.lang, dims=dims)
+    # ---- the page ---------------------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        return self.t("report_title", year=self.year, region=self.region_name)
 
-    # ---- tables -----------------------------------------------------------------------------
-    def sample_table(self) -> pd.DataFrame:
-        sizes = sample_sizes(self.survey.data, self.codebook)
-        out = pd.DataFrame({
-            t("col_city", self.lang): sizes["city"].map(lambda c: self.codebook.city_label(c, self.lang)),
-            t("col_n", self.lang): sizes["n"],
-            t("col_minimum", self.lang): sizes["minimum"],
-            t("col_meets", self.lang): sizes["meets_minimum"].map({True: t("yes", self.lang), False: t("no", self.lang)}),
-        })
-        diag = self.design.weight_diagnostics
-        if diag is not None:
-            diag = diag.set_index("city").reindex(sizes["city"])
-            out[t("col_deff", self.lang)] = diag["kish_deff"].round(2).to_numpy()
-            out[t("col_neff", self.lang)] = diag["effective_n"].round(0).astype("Int64").to_numpy()
-            out[t("col_moe", self.lang)] = [round(100 * margin_of_error(n, deff=1.0), 1) for n in diag["effective_n"]]
-        return out
+    def heading_markdown(self) -> str:
+        issuer = self.codebook.raw.get("issuer") or {}
+        issuer = issuer.get("en" if self.lang == "en" else "zh", "") if isinstance(issuer, dict) else str(issuer)
+        date = (f"{self.issued.year}年{self.issued.month}月{self.issued.day}日" if self.lang == "zh"
+                else self.issued.strftime("%d %B %Y"))
+        sub = self.t("report_subtitle", n_cities=len(self.ctx.scores), n=self.ctx.survey.rows_kept, year=self.year)
+        lines = [f"# {self.title}", sub, self.t("report_issued", issuer=issuer, date=date) if issuer else date]
+        return "\n\n".join(lines)
 
-    def scores_table(self) -> pd.DataFrame:
-        idx = self.codebook.tree.code
-        s = self.scores
-        respondents = self.survey.data.groupby("city").size()
-        out = pd.DataFrame({
-            t("col_rank", self.lang): s["rank"],
-            t("col_city", self.lang): s["name"],
-            t("col_n", self.lang): s["city"].map(respondents).to_numpy(),
-            self._label(idx): s[idx].round(2),
-            t("col_se", self.lang): s["se"].round(2),
-            t("col_ci", self.lang): [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(s["ci_low"], s["ci_high"])],
-        })
-        for dim in self.codebook.dimensions:
-            out[self._label(dim.code)] = s[dim.code].round(2)
-        flags = self.flags.set_index("city")["flag"]
-        if (flags != "").any():
-            out[t("col_flag", self.lang)] = s["city"].map(flags).fillna("").to_numpy()
-        return out
+    def reproducibility(self) -> str:
+        """Package version, codebook hash, the inputs' hashes (from the manifest) and the settings."""
+        from .. import __version__
 
-    def indicator_table(self) -> pd.DataFrame:
-        """Second-level indicator scores: one row per indicator, one column per city (rank order)."""
-        wide = self.node_scores.pivot(index="node", columns="city", values="estimate")[list(self.scores["city"])]
-        rows = []
-        for dim in self.codebook.dimensions:
-            for ind in dim.children:
-                rows.append([self._label(dim.code), self._label(ind.code), *wide.loc[ind.code].round(2)])
-        first, second = ("一级指标", "二级指标") if self.lang == "zh" else ("First level", "Second level")
-        return pd.DataFrame(rows, columns=[first, second, *self.scores["name"]])
+        manifest = getattr(self.ctx.survey, "manifest", {}) or {}
+        inputs = sorted(s.get("sha256") or "" for s in manifest.get("inputs", []))
+        digest = hashlib.sha256("".join(inputs).encode()).hexdigest()[:12]
+        return self.t("reproducibility", version=__version__, codebook=self.codebook.sha256[:12], files=len(inputs),
+                      inputs=digest, reps=self.ctx.replicates, draws=self.ctx.draws, seed=self.ctx.seed)
 
-    def reliability_markdown(self) -> str:
-        return f"## {t('sec_reliability', self.lang)}\n\n{t('reliability_note', self.lang)}"
+    def numbered(self) -> list[tuple[str, object]]:
+        """``(heading, section)`` in order, the numbers generated."""
+        return [(f"{section_number(i, self.lang)} {s.title()}" if self.lang == "en" else f"{section_number(i, self.lang)}{s.title()}", s)
+                for i, s in enumerate(self.sections, start=1)]
 
-    def quality_markdown(self) -> str:
-        return t("quality_note", self.lang)
+    def section(self, key: str):
+        for heading, s in self.numbered():
+            if s.key == key:
+                return heading, s
+        raise KeyError(key)
+
+    def render(self, key: str) -> list:
+        """The section's blocks, its numbered heading first."""
+        heading, s = self.section(key)
+        return [Markdown(f"## {heading}"), *s.blocks()]
 
     @cached_property
-    def replicate_design(self):
-        """The design with re-raked bootstrap replicates (seeded by the year: same data, same report)."""
-        return replicate_design(self.design, self.codebook, replicates=REPLICATES, seed=self.year)
+    def all_blocks(self) -> dict[str, list]:
+        return {s.key: self.render(s.key) for s in self.sections}
 
-    def reliability_table(self) -> pd.DataFrame:
-        """Per first-level indicator: alpha with its Feldt and bootstrap intervals, omega, AVE,
-        HTMT, KMO, the weakest item and a verdict."""
-        reps = self.replicate_design.replicates.materialize(self.design.n).weights
-        table = reliability_table(self.design.data, self.codebook, weights=self.design.weights, lang=self.lang,
-                                  replicate_weights=reps)
-        fmt = lambda v: "—" if pd.isna(v) else f"{v:.3f}"  # noqa: E731
-        return pd.DataFrame({
-            t("col_dimension", self.lang): table["dimension"],
-            t("col_items", self.lang): table["k"],
-            t("col_n", self.lang): table["n"],
-            t("col_alpha", self.lang): [f"{a:.3f} ({lo:.3f}–{hi:.3f})" for a, lo, hi in zip(table["alpha"], table["ci_low"], table["ci_high"])],
-            t("col_alpha_boot", self.lang): [f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(table["boot_low"], table["boot_high"])],
-            t("col_std_alpha", self.lang): table["std_alpha"].round(3),
-            t("col_omega", self.lang): [f"{fmt(a)} / {fmt(b)}" for a, b in zip(table["omega_total"], table["omega_h"])],
-            t("col_weakest", self.lang): [f"{i} ({r:.2f})" for i, r in zip(table["weakest_item"], table["weakest_r_drop"])],
-            t("col_kmo", self.lang): table["kmo"].round(3),
-            t("col_ave", self.lang): table["ave"].round(3),
-            t("col_htmt", self.lang): [f"{h:.2f} ({w})" if w else "—" for h, w in zip(table["max_htmt"], table["htmt_with"])],
-            t("col_verdict", self.lang): table["verdict"],
-        })
+    def tables(self) -> dict[str, Table]:
+        return {b.key: b for blocks in self.all_blocks.values() for b in blocks if isinstance(b, Table)}
 
-    def quality_table(self) -> pd.DataFrame:
-        """Data-quality rates per city (cities in rank order)."""
-        five_point = [c for c in self.codebook.index_items if self.codebook.items[c].scale.max == 5]
-        flags = quality_flags(self.survey.data, five_point, dont_know=self.survey.dont_know).set_index("city")
-        flags = flags.reindex(self.scores["city"])
-        out = pd.DataFrame({t("col_city", self.lang): self.scores["name"].to_numpy(),
-                            t("col_n", self.lang): flags["n"].to_numpy(),
-                            t("col_straight", self.lang): (100 * flags["straightlining_rate"]).round(1).to_numpy()})
-        if "speeding_rate" in flags:
-            out[t("col_speed", self.lang)] = (100 * flags["speeding_rate"]).round(1).to_numpy()
-        out[t("col_nonresp", self.lang)] = (100 * flags["item_nonresponse_rate"]).round(1).to_numpy()
-        out[t("col_dk", self.lang)] = (100 * flags["dont_know_rate"]).round(1).to_numpy()
-        return out
+    def figures(self) -> dict[str, object]:
+        return {b.key: b.figure for blocks in self.all_blocks.values() for b in blocks if isinstance(b, Figure)}
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        return {"sample": self.sample_table(), "scores": self.scores_table(), "indicators": self.indicator_table(),
-                "reliability": self.reliability_table(), "quality": self.quality_table(), "weights": self.weights_table(),
-                "rank_uncertainty": self.rank_uncertainty_table(), "sensitivity": self.sobol_table(),
-                "priorities": self.priorities_table(),
-                **({"model_paths": self.model_paths_table(), "model_constructs": self.model_constructs_table()}
-                   if self.model is not None else {}),
-                "ranking": self.ranking_table(),
-                **({"change": self.change_table()} if self.previous is not None else {})}
+    def text(self) -> str:
+        """All the words of the report body (markdown and table notes), for checks."""
+        out = [self.heading_markdown()]
+        for blocks in self.all_blocks.values():
+            for b in blocks:
+                if isinstance(b, Markdown):
+                    out.append(b.text)
+                elif isinstance(b, Table) and b.note:
+                    out.append(b.note)
+        return "\n\n".join(out)
 
-    # ---- figures ----------------------------------------------------------------------------
-    def index_figure(self):
-        return plotting.index_bar_chart(
-            self.scores, labels={}, index_code=self.codebook.tree.code,
-            title=t("fig_index_title", self.lang, year=self.year), xlabel=t("fig_index_x", self.lang))
-
-    def dimension_figure(self):
-        dims = [d.code for d in self.codebook.dimensions]
-        return plotting.dimension_chart(
-            self.scores, dimensions=dims, labels={d: self._label(d) for d in dims},
-            title=t("fig_dim_title", self.lang, year=self.year), ylabel=t("fig_dim_y", self.lang))
-
-    def figures(self) -> dict[str, bytes]:
-        """PNG bytes of every figure, by file stem."""
-        return {"index_by_city": plotting.figure_png(self.index_figure()),
-                "dimensions_by_city": plotting.figure_png(self.dimension_figure()),
-                "rank_uncertainty": plotting.figure_png(self.rank_figure()),
-                "importance_performance": plotting.figure_png(self.drivers_figure()),
-                **({"model_index_by_city": plotting.figure_png(self.model_figure())} if self.model is not None else {}),
-                "rank_sets": plotting.figure_png(self.caterpillar_figure()),
-                "pairwise_differences": plotting.figure_png(self.heatmap_figure()),
-                **({"rank_movement": plotting.figure_png(self.slope_figure())} if self.previous is not None else {})}
-
-    # ---- output -----------------------------------------------------------------------------
+    # ---- files ------------------------------------------------------------------------------------
     def save_outputs(self, output_dir: str | Path) -> Path:
-        """Write tables (XLSX + CSV) and figures (PNG) to ``output_dir``.
+        """Write the tables (one XLSX with a sheet per table, showing the report's rounding over the
+        unrounded numbers; one CSV per table with the unrounded numbers) and the figures (PNG).
 
         When run by :func:`run_report`, files go to its staging folder instead, which replaces
         ``output_dir`` only once the whole report has succeeded.
         """
+        from ..paths import resolve
+
         target = Path(os.environ.get(STAGING_ENV) or resolve(output_dir))
         tables = self.tables()
-        sheet_names = {"sample": "样本" if self.lang == "zh" else "sample",
-                       "scores": "指数与排名" if self.lang == "zh" else "scores",
-                       "indicators": "二级指标" if self.lang == "zh" else "indicators",
-                       "reliability": "信度" if self.lang == "zh" else "reliability",
-                       "quality": "数据质量" if self.lang == "zh" else "data quality",
-                       "weights": "权重" if self.lang == "zh" else "weights",
-                       "rank_uncertainty": "排名不确定性" if self.lang == "zh" else "rank uncertainty",
-                       "sensitivity": "敏感性" if self.lang == "zh" else "sensitivity",
-                       "priorities": "改进重点" if self.lang == "zh" else "priorities",
-                       "model_paths": "模型路径" if self.lang == "zh" else "model paths",
-                       "model_constructs": "模型潜变量" if self.lang == "zh" else "model constructs",
-                       "ranking": "排名推断" if self.lang == "zh" else "ranking",
-                       "change": "与上年相比" if self.lang == "zh" else "change"}
-        atomic_write_bytes(target / "tables.xlsx", xlsx_bytes({sheet_names[k]: v for k, v in tables.items()}))
-        for name, df in tables.items():
-            atomic_write_bytes(target / f"{name}.csv", df.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
-        for name, png in self.figures().items():
-            atomic_write_bytes(target / "figures" / f"{name}.png", png)
+        sheets = {self.t(f"sheet_{k}") if f"sheet_{k}" in _sheet_keys(self.lang) else k: tb.data for k, tb in tables.items()}
+        formats = {self.t(f"sheet_{k}") if f"sheet_{k}" in _sheet_keys(self.lang) else k: tb.digits for k, tb in tables.items()}
+        atomic_write_bytes(target / "tables.xlsx", xlsx_bytes(sheets, digits=formats))
+        for name, tb in tables.items():
+            atomic_write_bytes(target / f"{name}.csv", tb.data.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
+        for name, fig in self.figures().items():
+            atomic_write_bytes(target / "figures" / f"{name}.png", plotting.figure_png(fig))
+        summary = {"year": self.year, "region": self.ctx.region, "lang": self.lang, "issued": self.issued.isoformat(),
+                   "sections": [h for h, _ in self.numbered()]}
+        atomic_write_bytes(target / "report.json", (json.dumps(summary, ensure_ascii=False, indent=2) + "\n").encode())
         return target
+
+
+def _sheet_keys(lang: str) -> set[str]:
+    from .labels import TEXT
+
+    return {k for k in TEXT[lang] if k.startswith("sheet_")}
+
+

@@ -96,7 +96,7 @@ def missing_glyphs(text: str, family: str | None = None) -> set[str]:
 
 
 def index_bar_chart(scores: pd.DataFrame, *, labels: dict[str, str], index_code: str, title: str,
-                    xlabel: str, name_column: str = "name"):
+                    xlabel: str, name_column: str = "name", value_format=lambda v: f"{v:.1f}"):
     """Horizontal bars of the index per city, best at the top, with the value printed at each bar
     and, where ``ci_low``/``ci_high`` columns exist, the 95 % confidence interval as error bars."""
     use_cjk_font()
@@ -109,7 +109,7 @@ def index_bar_chart(scores: pd.DataFrame, *, labels: dict[str, str], index_code:
             error_kw={"ecolor": "#555555", "capsize": 2.5, "elinewidth": 1})
     right = data["ci_high"] if has_ci else data[index_code]
     for y, (v, r) in enumerate(zip(data[index_code], right)):
-        ax.text(r + 0.3, y, f"{v:.1f}", va="center", fontsize=9)
+        ax.text(r + 0.3, y, value_format(v), va="center", fontsize=9)
     lo = max(0.0, float((data["ci_low"] if has_ci else data[index_code]).min()) - 6)
     ax.set_xlim(lo, min(100.0, float(right.max()) + 3))
     ax.set_xlabel(xlabel)
@@ -282,6 +282,30 @@ def difference_heatmap(pairs: pd.DataFrame, order: list, *, names: dict, title: 
     cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     cbar.set_label(colorbar_label)
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def trend_chart(province: pd.DataFrame, cities: pd.DataFrame, *, names: dict, title: str, ylabel: str,
+                province_label: str, by: str = "city"):
+    """The provincial index by year with its 95 % confidence band (bold), and each city's index by
+    year (thin grey lines, the city named at its last point)."""
+    use_cjk_font()
+    fig = Figure(figsize=(8.5, 4.6), dpi=110)
+    ax = fig.subplots()
+    for city, part in cities.groupby(by, sort=False):
+        part = part.sort_values("year")
+        ax.plot(part["year"], part["estimate"], color="#bbbbbb", linewidth=0.9)
+        last = part.iloc[-1]
+        ax.text(last["year"] + 0.08, last["estimate"], names.get(city, city), fontsize=7, color="#777777", va="center")
+    prov = province.sort_values("year")
+    ax.fill_between(prov["year"], prov["ci_low"], prov["ci_high"], color=PALETTE["index"], alpha=0.25, linewidth=0)
+    ax.plot(prov["year"], prov["estimate"], color=PALETTE["index"], linewidth=2.4, marker="o", label=province_label)
+    ax.set_xticks(list(prov["year"]), [str(int(y)) for y in prov["year"]])
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="lower left")
+    ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ import nbformat
 from ..codebook import load_codebook
 from ..ingest import atomic_write_bytes, replace_dir_atomically
 from ..paths import notebooks_dir, processed_dir, project_root, reports_dir
-from .annual import NOTEBOOK, STAGING_ENV
+from .annual import NOTEBOOK, REPLICATES, SENSITIVITY_DRAWS, STAGING_ENV
 from .labels import check_lang, t
 
 
@@ -63,8 +64,12 @@ def _relative(path: Path, root: Path) -> str:
 
 def run_report(year: int, *, region: str | None = None, lang: str = "zh", processed_root: str | Path | None = None,
                output_root: str | Path | None = None, codebook: str | Path | None = None,
-               notebook: str | Path | None = None, progress: bool = True) -> Path:
+               notebook: str | Path | None = None, progress: bool = True, replicates: int | None = None,
+               draws: int | None = None, seed: int | None = None, issued: str | None = None) -> Path:
     """Execute the annual-report notebook with papermill and publish ``<output_root>/<year>/<region>/``.
+
+    ``replicates``, ``draws`` and ``seed`` are the analysis settings (defaults: the report's
+    constants and the year); ``issued`` the date of issue (default today).
 
     Returns the folder written. Raises (and leaves any earlier report in place) if the notebook fails.
     """
@@ -87,6 +92,9 @@ def run_report(year: int, *, region: str | None = None, lang: str = "zh", proces
         "year": int(year), "region": region, "lang": lang,
         "processed_dir": _relative(processed_root, root), "codebook_path": _relative(codebook, root),
         "output_dir": _relative(target, root),
+        "replicates": int(replicates or REPLICATES), "draws": int(draws or SENSITIVITY_DRAWS),
+        "seed": None if seed is None else int(seed),
+        "issued": str(issued) if issued else dt.date.today().isoformat(),
     }
     kernel = ensure_kernel()
 
