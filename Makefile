@@ -16,7 +16,7 @@ FONTS  := $(VENV)/.cjk-font-stamp
 help:
 	@echo "make report      build .venv if needed, ingest the demo year ($(YEAR)) and write reports/$(YEAR)/"
 	@echo "make test        build .venv if needed and run the whole test suite"
-	@echo "make ingest      validate data/raw/$(YEAR)/ into data/processed/$(YEAR)/"
+	@echo "make ingest      validate data/raw/$(YEAR)/ (and every earlier year) into data/processed/"
 	@echo "make benchmark   run the scripts in benchmarks/"
 	@echo "make demo-data   regenerate the demo survey under data/raw/ (deterministic)"
 	@echo "make lock        re-pin requirements.lock from a fresh resolve"
@@ -48,12 +48,13 @@ $(FONTS): $(STAMP)
 	fi
 	@touch $@
 
-PREV   := $(shell echo $$(($(YEAR) - 1)))
 
 ingest: install
 	$(BIN)/satisfaction ingest --year $(YEAR)
-	@# the previous year too, when its exports are there: the report compares the two years
-	@if [ -d data/raw/$(PREV) ]; then $(BIN)/satisfaction ingest --year $(PREV); fi
+	@# every earlier year whose exports are there: the report's trends use them all
+	@for y in $$(ls data/raw | grep -E '^[0-9]{4}$$'); do \
+	    if [ $$y -lt $(YEAR) ]; then $(BIN)/satisfaction ingest --year $$y || exit $$?; fi; \
+	done
 
 report: ingest
 	$(BIN)/satisfaction report --year $(YEAR) --lang $(LANG_REPORT)

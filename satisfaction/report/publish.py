@@ -25,6 +25,11 @@ _CSS = """
   table.dataframe { border-collapse: collapse; font-size: 14px; }
   table.dataframe th, table.dataframe td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }
   table.dataframe th { background: #f3f6fa; }
+  /* a wide table scrolls sideways on a phone instead of wrapping a city name letter by letter */
+  table.dataframe { display: block; max-width: 100%; overflow-x: auto; }
+  table.dataframe th, table.dataframe td { white-space: nowrap; }
+  img { max-width: 100%; height: auto; }
+  @media print { table.dataframe { display: table; font-size: 11px; } .jp-Notebook { max-width: none; } }
 </style>
 """
 

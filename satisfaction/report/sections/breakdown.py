@@ -24,7 +24,7 @@ class RatesSection(Section):
         cities = list(ctx.scores["city"])
         wide = rates.set_index(["city", "dimension"])
         threshold = self.cb.min_cell
-        rows = [{t("col_city"): r.region_name,
+        rows = [{t("col_city"): t("province_row"),
                  t("col_rate_overall"): f"{fmt.pct(prov.loc[OVERALL, 'rate'])}（{fmt.pct(prov.loc[OVERALL, 'ci_low'])}–{fmt.pct(prov.loc[OVERALL, 'ci_high'])}）"
                  if self.lang == "zh" else f"{fmt.pct(prov.loc[OVERALL, 'rate'])} ({fmt.pct(prov.loc[OVERALL, 'ci_low'])}–{fmt.pct(prov.loc[OVERALL, 'ci_high'])})",
                  **{r.node(d): fmt.pct(prov.loc[d, "rate"]) for d in dims}}]

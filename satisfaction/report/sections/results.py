@@ -19,9 +19,10 @@ class ScoresSection(Section):
         cities = list(ctx.scores["city"])
         wide = ctx.node_scores.pivot(index="city", columns="node", values="estimate")
         head = ctx.node_scores[ctx.node_scores["node"] == idx].set_index("city")
+        interviews = ctx.survey.data.groupby("city").size()
         data = pd.DataFrame({"city": ["province", *cities],
-                             "name": [r.region_name, *[r.city(c) for c in cities]],
-                             "n": [int(head["n"].sum()), *head.loc[cities, "n"].astype(int)],
+                             "name": [t("province_row"), *[r.city(c) for c in cities]],
+                             "n": [int(interviews.sum()), *interviews.reindex(cities).astype(int)],
                              idx: [prov.loc[idx, "estimate"], *head.loc[cities, "estimate"]],
                              "se": [prov.loc[idx, "se"], *head.loc[cities, "se"]],
                              "ci_low": [prov.loc[idx, "ci_low"], *head.loc[cities, "ci_low"]],
