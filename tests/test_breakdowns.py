@@ -251,8 +251,9 @@ def test_regions_come_from_the_codebook_and_are_disjoint(by_region, node_scores,
     declared = replace(codebook, raw={**codebook.raw, "regions": REGIONS})
     again = bd.region_scores(node_scores, declared, sizes["adult_population"])
     pd.testing.assert_frame_equal(again.scores, by_region.scores)
+    undeclared = replace(codebook, raw={k: v for k, v in codebook.raw.items() if k != "regions"})
     with pytest.raises(SatisfactionError, match="no regions"):
-        bd.region_scores(node_scores, codebook, sizes["adult_population"])
+        bd.region_scores(node_scores, undeclared, sizes["adult_population"])
     overlap = {**REGIONS, "west": {"cities": ["450200", "451000"]}}
     with pytest.raises(SatisfactionError, match="one region"):
         bd.region_scores(node_scores, codebook, sizes["adult_population"], regions=overlap)

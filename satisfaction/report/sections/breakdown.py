@@ -44,6 +44,7 @@ class RatesSection(Section):
                  lowest=r.node(lowest), lowest_rate=fmt.pct(prov.loc[lowest, "rate"]))
         note = t("small_cells_note", threshold=threshold) if small else None
         data = pd.concat([prov.reset_index().assign(city="province"), rates], ignore_index=True)
+        data["suppressed"] = data["n"] < threshold      # the spreadsheets say which cells the report withholds
         return [Markdown(text), Table("rates", pd.DataFrame(rows), data, note=note,
                                       digits={"rate": 3, "se": 3, "ci_low": 3, "ci_high": 3})]
 
