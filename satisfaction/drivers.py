@@ -40,10 +40,10 @@ MAX_SHAPLEY_PREDICTORS = 20
 #: a unit with fewer gets no importance and the quadrant ``too_few``, never a number fitted to noise.
 MIN_ROWS_PER_PREDICTOR = 10
 QUADRANTS = {
-    "zh": {"concentrate": "重点改进", "keep": "继续保持", "low": "次要改进", "overkill": "过度投入",
+    "zh": {"concentrate": "重点改进", "keep": "继续保持", "low": "次要改进", "overkill": "相对次要的优势",
            "too_few": "样本不足，未作分析"},
     "en": {"concentrate": "Concentrate here", "keep": "Keep up the good work", "low": "Low priority",
-           "overkill": "Possible overkill", "too_few": "Too few interviews to analyse"},
+           "overkill": "Less important strength", "too_few": "Too few interviews to analyse"},
 }
 
 

@@ -66,7 +66,7 @@ def test_quadrants():
     assert drivers.quadrant(0.3, 60, 0.2, 70) == "重点改进"
     assert drivers.quadrant(0.3, 80, 0.2, 70, lang="en") == "Keep up the good work"
     assert drivers.quadrant(0.1, 60, 0.2, 70, lang="en") == "Low priority"
-    assert drivers.quadrant(0.1, 80, 0.2, 70, lang="en") == "Possible overkill"
+    assert drivers.quadrant(0.1, 80, 0.2, 70, lang="en") == "Less important strength"
 
 
 def test_importance_performance_per_city(survey_2024, codebook):

@@ -155,7 +155,7 @@ def test_reliability_table_flags_and_sentences(codebook):
     assert table["dimension"].tolist() == ["消费供给", "消费环境", "消费维权"]
     # consistent scales of 8–10 items whose items each carry much of their own (AVE ≈ 0.3)
     assert table["alpha"].between(0.7, 0.9).all() and (table["flags"] == "ave").all()
-    assert table["verdict"].str.contains("可以合并为一个得分").all() and table["verdict"].str.contains("AVE").all()
+    assert table["verdict"].str.contains("可以合并为一个得分").all() and table["verdict"].str.contains("平均提取方差").all()
     assert table["max_htmt"].between(0, 0.85).all() and table["omega_total"].between(0.7, 0.9).all()
     noisy = survey.data.copy()
     rng = np.random.default_rng(0)

@@ -120,9 +120,21 @@ def test_every_rank_statement_follows_the_rank_sets(report, codebook):
                         np.where(ranking["rank_lower"] > len(ranking) - third, "bottom", "middle"))
     assert (ranking["tier"] == expected).all()
     sentence = report.tier_sentence()
-    for tier in ("top", "middle", "bottom"):
-        named = [report.city(c) for c in ranking.loc[ranking["tier"] == tier, "city"]]
-        assert report.join(named) in sentence or (not named and "无" in sentence)
+    if (ranking["tier"] == "middle").all():
+        # no city can be placed at either end: the sentence says so and names only what the
+        # Holm-adjusted comparison with the average supports
+        assert "不能确定" in sentence
+        for position, word in (("above", "高于全区平均的城市："), ("below", "低于全区平均的城市：")):
+            named = [report.city(c) for c in ranking.loc[ranking["position"] == position, "city"]]
+            assert word + (report.join(named) or "无") in sentence
+            assert (ranking.loc[ranking["position"] == position, "p_holm"] < 0.05).all()
+    else:
+        for tier in ("top", "middle", "bottom"):
+            named = [report.city(c) for c in ranking.loc[ranking["tier"] == tier, "city"]]
+            assert report.join(named) in sentence or (not named and "无" in sentence)
+    third = -(-len(ranking) // 3)
+    best = report.ctx.ranking["best"]
+    assert report.ctx.ranking["tau"] == third and best["in_set"].sum() >= (ranking["tier"] == "top").sum()
     sets = report.ctx.ranking["sets"].set_index("city")
     assert ((sets["lower"] <= sets["rank"]) & (sets["rank"] <= sets["upper"])).all()
     # the rank sets are the one standard: the appendix's Monte Carlo is titled as sampling and method together
@@ -147,8 +159,17 @@ def test_no_change_is_called_significant_unless_it_survives_holm(report):
     assert np.allclose(steps["p_holm"], multipletests(steps["p"], method="holm")[1])
 
 
-def test_meeting_the_requirement_uses_precision_at_the_observed_design_effect(report):
+def test_meeting_the_requirement_uses_precision_at_the_observed_design_effect(report, codebook):
+    from dataclasses import replace
+
+    from satisfaction.index import respondent_scores
+    from satisfaction.survey.estimate import mean
+
     p = block(report, "precision").data
+    design = report.ctx.design
+    scores = respondent_scores(design.data, codebook)[codebook.tree.code]
+    observed = mean(replace(design, data=design.data.assign(s=scores.to_numpy())), "s", by="city").set_index("city")["deff"]
+    np.testing.assert_allclose(p["deff"], observed.loc[p["city"]].to_numpy(), rtol=1e-12)
     moe = 1.959963984540054 * np.sqrt(0.25 * p["deff"] / p["n"])
     np.testing.assert_allclose(p["moe_proportion"], moe, rtol=1e-9)
     assert (p["meets"] == (p["moe_proportion"] <= 0.05)).all()

@@ -101,13 +101,32 @@ class AnnualReport:
         return f.get(city, "")
 
     def tier_sentence(self) -> str:
+        """What the rank sets allow one to say of the cities' order, in one sentence: the leading and
+        trailing tiers, or, when the sets are too wide for either, that the order cannot be told —
+        with the cities above and below the provincial average (Holm-adjusted)."""
         tiers = self.ctx.ranking["tiers"]
         order = list(self.ctx.scores["city"])
         groups = {k: [self.city(c) for c in order if tiers[c] == k] for k in ("top", "middle", "bottom")}
-        return self.t("tiers_sentence", top=self.join(groups["top"]) or self.t("none"),
-                      middle=self.join(groups["middle"]) or self.t("none"),
-                      bottom=self.join(groups["bottom"]) or self.t("none"),
-                      third=-(-len(order) // 3))
+        third = -(-len(order) // 3)
+        if groups["top"] or groups["bottom"]:
+            return self.t("tiers_sentence", top=self.join(groups["top"]) or self.t("none"),
+                          middle=self.join(groups["middle"]) or self.t("none"),
+                          bottom=self.join(groups["bottom"]) or self.t("none"), third=third)
+        avg = self.ctx.ranking["average"]
+        unit = avg.columns[0]
+        above = [self.city(c) for c in order if c in set(avg.loc[avg["position"] == "above", unit])]
+        below = [self.city(c) for c in order if c in set(avg.loc[avg["position"] == "below", unit])]
+        return self.t("tiers_none", third=third, above=self.join(above) or self.t("none"),
+                      below=self.join(below) or self.t("none"))
+
+    @cached_property
+    def fieldwork(self) -> tuple[pd.Series, bool]:
+        """The data files (one per fieldwork agency) and the cities each covered; and whether agency
+        and city effects are confounded (every city from one file, some file covering several)."""
+        data = self.ctx.survey.data
+        files = data.groupby("source_file")["city"].agg(lambda c: sorted(set(c)))
+        per_city = data.groupby("city")["source_file"].nunique()
+        return files, bool((per_city == 1).all() and (files.map(len) > 1).any())
 
     @cached_property
     def findings(self):

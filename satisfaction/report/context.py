@@ -200,7 +200,7 @@ class ReportContext:
         est, var = rows["estimate"], vcov(rows.reset_index()).to_numpy()
         sets = rank_sets(est, var, level=self.level, n_draws=self.rank_draws, seed=self.seed)
         pairs = pairwise(est, var, level=self.level, seed=self.seed)
-        tau = min(3, len(est))
+        tau = int(np.ceil(len(est) / 3))          # the same cut as the tiers: the top and bottom third
         sizes = self.sizes().reindex(est.index).to_numpy()
         return {"sets": sets, "pairs": pairs, "letters": tiers(est, pairs),
                 "tiers": rank_tiers(sets),
@@ -211,21 +211,33 @@ class ReportContext:
     # ---- precision of the samples ------------------------------------------------------------------
     @cached_property
     def precision(self) -> pd.DataFrame:
-        """Per city: interviews, Kish design effect of its weights, effective sample size, the
-        margin of error of a proportion (p = 0.5) at that design effect, the margin of error of the
-        index (``z · SE``, points), and whether the proportion's margin meets ``TARGET_MARGIN``."""
+        """Per city: interviews; the Kish design effect of its weights; the observed design effect
+        of its index estimate (``svymean(deff=TRUE)`` of the respondents' index scores: the
+        variance under the design against simple random sampling, which adds the effect of the
+        stratification and of how the weights meet the answers); the effective sample size at that
+        design effect; the margin of error of a proportion (p = 0.5) at it,
+        ``z·√(0.25·deff/n)``; the margin of error of the index (``z · SE``, points); and whether
+        the proportion's margin is within ``TARGET_MARGIN``."""
+        from dataclasses import replace
+
+        from ..index import respondent_scores
+        from ..survey.estimate import mean
+
+        idx = self.codebook.tree.code
+        scores = respondent_scores(self.design.data, self.codebook)[idx]
+        work = replace(self.design, data=self.design.data.assign(**{"index_score": scores.to_numpy()}))
+        observed = mean(work, "index_score", by="city", level=self.level).set_index("city")["deff"]
         diag = self.design.weight_diagnostics.set_index("city")
         n = self.survey.data.groupby("city").size().reindex(list(self.codebook.cities), fill_value=0)
-        deff = diag["kish_deff"].reindex(n.index)
-        neff = n / deff
+        deff = observed.reindex(n.index)
         z = critical_value(self.level)
-        moe_p = z * np.sqrt(0.25 / neff)
-        idx = self._index_rows(self.node_scores).reindex(n.index)
-        out = pd.DataFrame({"city": n.index, "n": n.to_numpy(), "deff": deff.to_numpy(), "effective_n": neff.to_numpy(),
-                            "moe_proportion": moe_p.to_numpy(), "moe_index": (z * idx["se"]).to_numpy(),
-                            "meets": (moe_p <= TARGET_MARGIN + 1e-12).to_numpy(),
-                            "minimum": self.codebook.min_valid_per_city})
-        return out
+        moe_p = z * np.sqrt(0.25 * deff / n)
+        rows = self._index_rows(self.node_scores).reindex(n.index)
+        return pd.DataFrame({"city": n.index, "n": n.to_numpy(), "kish_deff": diag["kish_deff"].reindex(n.index).to_numpy(),
+                             "deff": deff.to_numpy(), "effective_n": (n / deff).to_numpy(),
+                             "moe_proportion": moe_p.to_numpy(), "moe_index": (z * rows["se"]).to_numpy(),
+                             "meets": (moe_p <= TARGET_MARGIN + 1e-12).to_numpy(),
+                             "minimum": self.codebook.min_valid_per_city})
 
 
 def rank_tiers(sets: pd.DataFrame) -> pd.Series:

@@ -16,9 +16,17 @@ def _bad(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
+def _minus(text: str) -> str:
+    return text.replace("-", "−")        # a true minus sign, not a hyphen
+
+
 def num(x, digits: int = DIGITS) -> str:
-    """A score: ``76.253 → "76.3"``; missing → "—"."""
-    return "—" if _bad(x) else f"{float(x):.{digits}f}"
+    """A score: ``76.253 → "76.3"``; missing → "—"; negative numbers with a true minus sign."""
+    if _bad(x):
+        return "—"
+    if round(float(x), digits) == 0:
+        return f"{0:.{digits}f}"
+    return _minus(f"{float(x):.{digits}f}")
 
 
 def signed(x, digits: int = DIGITS) -> str:
@@ -47,7 +55,7 @@ def pct(x, digits: int = DIGITS) -> str:
 
 
 def coef(x, digits: int = 3) -> str:
-    return "—" if _bad(x) else f"{float(x):.{digits}f}"
+    return num(x, digits)
 
 
 def pvalue(p) -> str:

@@ -29,7 +29,14 @@ _CSS = """
   table.dataframe { display: block; max-width: 100%; overflow-x: auto; }
   table.dataframe th, table.dataframe td { white-space: nowrap; }
   img { max-width: 100%; height: auto; }
-  @media print { table.dataframe { display: table; font-size: 11px; } .jp-Notebook { max-width: none; } }
+  @page { size: A4 landscape; margin: 12mm; }
+  @media print {
+    table.dataframe { display: table; font-size: 9px; width: 100%; }
+    table.dataframe th, table.dataframe td { white-space: normal; padding: 2px 4px; }
+    table.dataframe, img { page-break-inside: avoid; break-inside: avoid; }
+    h2, h3 { page-break-after: avoid; break-after: avoid; }
+    .jp-Notebook { max-width: none; }
+  }
 </style>
 """
 

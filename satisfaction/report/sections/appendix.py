@@ -27,13 +27,12 @@ class AppendixSection(Section):
         dates = pd.to_datetime(data["interview_date"]) if "interview_date" in data else pd.Series(dtype="datetime64[ns]")
         period = (t("method_dates", first=dates.min().strftime("%Y-%m-%d"), last=dates.max().strftime("%Y-%m-%d"))
                   if dates.notna().any() else t("method_no_dates"))
-        files = data.groupby("source_file")["city"].agg(lambda c: sorted(set(c)))
-        per_city = data.groupby("city")["source_file"].nunique()
+        files, confounded = r.fieldwork
         blocks = [f"{name}：{r.join([r.city(c) for c in cities])}" if self.lang == "zh" else
                   f"{name}: {r.join([r.city(c) for c in cities])}" for name, cities in files.items()]
         text = [self.sub("app_method"), t("method_design", n_cities=data["city"].nunique(), n=len(data), period=period),
                 t("method_files", files="；".join(blocks) if self.lang == "zh" else "; ".join(blocks))]
-        if (per_city == 1).all() and (files.map(len) > 1).any():
+        if confounded:
             text.append(t("method_agency_caveat"))
         text.append(t("method_weighting", reps=ctx.replicates))
         return [Markdown("\n\n".join(text))]
@@ -42,6 +41,7 @@ class AppendixSection(Section):
         r, t, ctx = self.report, self.t, self.ctx
         p = ctx.precision.set_index("city").loc[list(ctx.scores["city"])].reset_index()
         display = pd.DataFrame({t("col_city"): p["city"].map(r.city), t("col_n"): p["n"],
+                                t("col_kish_deff"): p["kish_deff"].map(lambda v: fmt.num(v, 2)),
                                 t("col_deff"): p["deff"].map(lambda v: fmt.num(v, 2)),
                                 t("col_neff"): p["effective_n"].map(lambda v: fmt.num(v, 0)),
                                 t("col_moe_p"): p["moe_proportion"].map(fmt.pct),
@@ -50,7 +50,7 @@ class AppendixSection(Section):
         text = t("precision_note", target=fmt.pct(0.05, 0), met=int(p["meets"].sum()), total=len(p),
                  minimum=self.cb.min_valid_per_city)
         return [Markdown(self.sub("app_precision") + "\n\n" + text),
-                Table("precision", display, p, digits={"deff": 2, "effective_n": 0, "moe_proportion": 3, "moe_index": 1})]
+                Table("precision", display, p, digits={"kish_deff": 2, "deff": 2, "effective_n": 0, "moe_proportion": 3, "moe_index": 1})]
 
     # ---- reliability and data quality ----------------------------------------------------------------
     def reliability(self) -> list:
@@ -94,26 +94,37 @@ class AppendixSection(Section):
                 shown.append({t("col_node"): r.node(node.code), t("col_child"): r.node(child),
                               t("col_weight_used"): fmt.coef(w), t("col_provenance"): t("prov_codebook"),
                               **{t(f"col_{n}"): fmt.coef(ws.weights[node.code][child]) for n, ws in sets.items()}})
-        return [Markdown(self.sub("app_weights") + "\n\n" + t("weights_note")),
-                Table("weights", pd.DataFrame(shown), pd.DataFrame(rows))]
+        text = self.sub("app_weights") + "\n\n" + t("weights_note")
+        idx = self.cb.tree.code
+        others = [c for c in self.cb.composite.get("sizes", []) if c != self.ctx.official_size] if self.cb.composite else []
+        for col in others:
+            c = self.ctx.province(column=col).set_index("node").loc[idx]
+            text += " " + t("scores_other_composite", size=r.size_name(col), est=fmt.num(c["estimate"]),
+                            ci=fmt.interval(c["ci_low"], c["ci_high"]))
+        return [Markdown(text), Table("weights", pd.DataFrame(shown), pd.DataFrame(rows))]
 
     # ---- uncertainty of the ranks: sampling and method together -----------------------------------------
     def uncertainty(self) -> list:
         r, t, ctx = self.report, self.t, self.ctx
         res = r.joint_uncertainty
-        ranks = res.ranks
+        ranks = res.ranks.copy()
+        # the report's one level: the central 95 % of the simulated ranks (columns follow the units' input order)
+        order = list(r.city_item_means.index)
+        draws = pd.DataFrame(res.rank_draws, columns=order)
+        ranks["p025"] = draws.quantile(0.025).reindex(ranks["unit"]).to_numpy()
+        ranks["p975"] = draws.quantile(0.975).reindex(ranks["unit"]).to_numpy()
         display = pd.DataFrame({t("col_city"): ranks["unit"].map(r.city), t("col_nominal_rank"): ranks["nominal_rank"],
                                 t("col_median_rank"): ranks["median_rank"].map(lambda v: fmt.num(v, 0)),
-                                t("col_rank_range"): [f"{fmt.num(lo, 0)}–{fmt.num(hi, 0)}" for lo, hi in zip(ranks["p05"], ranks["p95"])]})
+                                t("col_rank_range"): [f"{fmt.num(lo, 0)}–{fmt.num(hi, 0)}" for lo, hi in zip(ranks["p025"], ranks["p975"])]})
         sobol = res.sobol
         sobol_display = pd.DataFrame({t("col_factor"): [t(f"factor_{f}") for f in sobol["factor"]],
                                       t("col_first"): sobol["first_order"].clip(lower=0).map(fmt.coef),
                                       t("col_total"): sobol["total"].clip(lower=0).map(fmt.coef)})
-        share = float(sobol.set_index("factor").loc["sampling", "total"].clip(0) /
-                      max(sobol["total"].clip(lower=0).sum(), 1e-12))
-        plot_ranks = ranks.assign(name=ranks["unit"].map(r.city))
+        totals = sobol.set_index("factor")["total"].clip(lower=0)
+        plot_ranks = ranks.assign(name=ranks["unit"].map(r.city), p05=ranks["p025"], p95=ranks["p975"])
         return [Markdown(self.sub("app_uncertainty") + "\n\n" + t("uncertainty_note", draws=ctx.draws, reps=ctx.replicates,
-                                                                  share=fmt.pct(share, 0))),
+                                                                  sampling=fmt.coef(totals.get("sampling", 0.0), 2),
+                                                                  method=fmt.coef(totals.drop("sampling", errors="ignore").sum(), 2))),
                 Figure("rank_uncertainty", plotting.rank_range_chart(plot_ranks, title=t("fig_rank_title", year=ctx.year),
                                                                      xlabel=t("fig_rank_x"), nominal_label=t("fig_rank_nominal"),
                                                                      range_label=t("fig_rank_range"))),

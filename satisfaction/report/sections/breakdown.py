@@ -87,12 +87,13 @@ class GroupsSection(Section):
         r, t, ctx = self.report, self.t, self.ctx
         idx = self.cb.tree.code
         threshold = self.cb.min_cell
-        rows, data, sentences, small = [], [], [], False
+        rows, data, sentences, small, tested = [], [], [], False, []
         for group, demo in self.cb.demographics.items():
             scores = group_scores(ctx.design, self.cb, group, level=ctx.level)
             scores = scores[scores["node"] == idx] if "node" in scores else scores
             tests = group_tests(ctx.design, self.cb, group)
             p_ind = float(tests.independence["p_value"].iloc[0])
+            tested.append(p_ind)
             cat_col = scores.columns[0]
             for _, row in scores.iterrows():
                 ok = row["n"] >= threshold
@@ -106,9 +107,12 @@ class GroupsSection(Section):
             pairs = tests.pairs
             p_col = "p_adjusted" if "p_adjusted" in pairs else "p_holm"
             n_sig = int((pairs[p_col] < 1 - ctx.level).sum()) if len(pairs) else 0
-            sentences.append(t("group_sentence", group=demo.label(self.lang), p=fmt.pvalue(p_ind),
-                               verdict=t("differ_yes") if p_ind < 1 - ctx.level else t("differ_no"),
-                               pairs=n_sig, total=len(pairs)))
+            sentences.append({"group": demo.label(self.lang), "pairs": n_sig, "total": len(pairs)})
+        from ..context import holm
+
+        for sentence, p_adj in zip(sentences, holm(tested)):     # the four tests shown together: one family
+            sentence.update(p=fmt.pvalue(p_adj), verdict=t("differ_yes") if p_adj < 1 - ctx.level else t("differ_no"))
+        sentences = [t("group_sentence", **x) for x in sentences]
         note = t("small_cells_note", threshold=threshold) if small else None
         text = f"### {t('sub_groups')}\n\n" + t("groups_note") + "\n\n" + "\n".join(f"- {s}" for s in sentences)
         return [Markdown(text), Table("groups", pd.DataFrame(rows), pd.DataFrame(data), note=note,

@@ -47,9 +47,15 @@ class SummarySection(Section):
                   ci=fmt.interval(idx["ci_low"], idx["ci_high"]), size=r.size_name(ctx.official_size))]
         if f.change is not None:
             ch = f.change.set_index("node").loc[self.cb.tree.code]
-            text.append(t("summary_change", prev=ctx.previous_year, before=fmt.num(ch["previous"]),
-                          change=fmt.signed(ch["change"]), ci=fmt.interval(ch["ci_low"], ch["ci_high"], signed_values=True),
-                          verdict=r.verdict(ch)))
+            line = t("summary_change", prev=ctx.previous_year, before=fmt.num(ch["previous"]),
+                     change=fmt.signed(ch["change"]), ci=fmt.interval(ch["ci_low"], ch["ci_high"], signed_values=True),
+                     verdict=r.verdict(ch))
+            first = ctx.years[0]
+            if first < ctx.previous_year:
+                long = ctx.province_change(ctx.year, first).set_index("node").loc[self.cb.tree.code]
+                line += t("summary_long_change", first=first, before=fmt.num(long["previous"]), change=fmt.signed(long["change"]),
+                          ci=fmt.interval(long["ci_low"], long["ci_high"], signed_values=True), verdict=r.verdict(long))
+            text.append(line + t("summary_rounding"))
         dims = []
         for code, row in f.dimensions.iterrows():
             part = t("summary_dimension", name=r.node(code), est=fmt.num(row["estimate"]),
@@ -72,6 +78,8 @@ class SummarySection(Section):
         flagged = r.flags[r.flags["flag"] != ""]
         if len(flagged):
             text.append(t("summary_flagged", cities=r.join([r.city(c) for c in flagged["city"]])))
+        if r.fieldwork[1]:
+            text.append(t("summary_agency"))
         findings = "\n".join(f"{i}. {line}" for i, line in enumerate(AdviceSection(r).recommendations(), start=1))
         return [Markdown("\n\n".join(text)), Markdown(f"**{t('summary_findings')}**\n\n{findings}")]
 
@@ -87,7 +95,8 @@ class AdviceSection(Section):
         2. the lowest-scoring dimension;
         3. cities whose rank set places them in the trailing third, with their own weakest indicator;
         4. a significant change of the provincial index (Holm over the index and its dimensions);
-        5. cities to read with care (below the minimum sample or weighted by the fallback).
+        5. cities whose samples fall short: below the minimum, weighted by the fallback, or with a
+           margin of error beyond the target at the observed design effect.
         """
         r, f, t = self.report, self.report.findings, self.t
         out = []
@@ -109,8 +118,10 @@ class AdviceSection(Section):
             key = "advice_change_sig" if ch["significant"] else "advice_change_none"
             out.append(t(key, prev=self.ctx.previous_year, change=fmt.signed(ch["change"])))
         flagged = r.flags[r.flags["flag"] != ""]
-        if len(flagged):
-            out.append(t("advice_flagged", cities=r.join([r.city(c) for c in flagged["city"]])))
+        imprecise = self.ctx.precision.loc[~self.ctx.precision["meets"], "city"]
+        short = [c for c in self.ctx.scores["city"] if c in set(flagged["city"]) | set(imprecise)]
+        if short:
+            out.append(t("advice_flagged", cities=r.join([r.city(c) for c in short])))
         return out[:5]
 
     def blocks(self) -> list:

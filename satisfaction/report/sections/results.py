@@ -37,11 +37,6 @@ class ScoresSection(Section):
             display[t("col_flag")] = data["flag"]
         text = t("scores_note") + "\n\n" + t("scores_province", region=r.region_name, size=r.size_name(ctx.official_size),
                                              est=fmt.num(prov.loc[idx, "estimate"]))
-        others = [c for c in self.cb.composite.get("sizes", []) if c != ctx.official_size] if self.cb.composite else []
-        for col in others:
-            c = ctx.province(column=col).set_index("node").loc[idx]
-            text += " " + t("scores_other_composite", size=r.size_name(col), est=fmt.num(c["estimate"]),
-                            ci=fmt.interval(c["ci_low"], c["ci_high"]))
         plot = ctx.scores.assign(name=ctx.scores["city"].map(r.city))
         return [Markdown(text),
                 Figure("index_by_city", plotting.index_bar_chart(plot, labels={}, index_code=idx, title=t("fig_index_title", year=ctx.year),
@@ -159,7 +154,7 @@ class TrendSection(Section):
                  n=len(steps), up=r.join(map(str, ups)) or t("none"), down=r.join(map(str, downs)) or t("none"))
         step_display = pd.DataFrame({t("col_period"): [f"{int(a)}–{int(b)}" for a, b in zip(steps["previous_year"], steps["year"])],
                                      t("col_change"): steps["change"].map(fmt.signed),
-                                     t("col_ci"): [fmt.interval(a, b, signed_values=True) for a, b in zip(steps["ci_low"], steps["ci_high"])],
+                                     t("col_ci_raw"): [fmt.interval(a, b, signed_values=True) for a, b in zip(steps["ci_low"], steps["ci_high"])],
                                      t("col_p_holm"): steps["p_holm"].map(fmt.pvalue),
                                      t("col_verdict"): [r.verdict(row) for _, row in steps.iterrows()]})
         fig = plotting.trend_chart(series[series["node"] == idx], cities, names={c: r.city(c) for c in ctx.scores["city"]},
@@ -167,7 +162,7 @@ class TrendSection(Section):
                                    ylabel=t("fig_index_x"), province_label=r.region_name)
         blocks = [Markdown(text), Figure("trend", fig),
                   Table("trend_province", display, series.reset_index(drop=True), digits={"estimate": 1, "se": 2, "ci_low": 1, "ci_high": 1}),
-                  Table("trend_changes", step_display, steps, digits={"change": 1, "ci_low": 1, "ci_high": 1, "p": 3, "p_holm": 3}),
+                  Table("trend_changes", step_display, steps, note=t("ci_raw_note"), digits={"change": 1, "ci_low": 1, "ci_high": 1, "p": 3, "p_holm": 3}),
                   Table("trend_cities", city_display, cities, digits={"estimate": 1, "se": 2, "ci_low": 1, "ci_high": 1})]
         changes = city_changes_table(r)
         if changes is not None:
@@ -190,10 +185,10 @@ def city_changes_table(report) -> Table | None:
                             t("col_prev_score"): data["previous"].map(fmt.num),
                             report.node(ctx.codebook.tree.code): data["current"].map(fmt.num),
                             t("col_change"): data["change"].map(fmt.signed),
-                            t("col_ci"): [fmt.interval(a, b, signed_values=True) for a, b in zip(data["ci_low"], data["ci_high"])],
+                            t("col_ci_raw"): [fmt.interval(a, b, signed_values=True) for a, b in zip(data["ci_low"], data["ci_high"])],
                             t("col_p_holm"): data["p_holm"].map(fmt.pvalue),
                             t("col_verdict"): [report.verdict(row) for _, row in data.iterrows()]})
-    return Table("change", display, data, digits={"previous": 1, "current": 1, "change": 1, "ci_low": 1, "ci_high": 1,
+    return Table("change", display, data, note=t("ci_raw_note"), digits={"previous": 1, "current": 1, "change": 1, "ci_low": 1, "ci_high": 1,
                                                    "p": 3, "p_holm": 3})
 
 
