@@ -31,6 +31,16 @@ def only_problem(exc_info, rule):
     return problems
 
 
+def encoding_problem(path, blob, codebook):
+    """Write ``blob`` to ``path`` and load it strictly: exactly one encoding problem is raised.
+    Returns it and every problem raised."""
+    path.write_bytes(blob)
+    with pytest.raises(sat.ValidationError) as info:
+        load(path, codebook)
+    (p,) = only_problem(info, "encoding")
+    return p, info.value.problems
+
+
 # ---- formats ---------------------------------------------------------------------------------
 
 
@@ -126,10 +136,7 @@ def test_header_only_file(tmp_path, codebook, export):
 def test_wrong_encoding(tmp_path, codebook, export):
     blob = export.to_csv(index=False).encode("utf-8").replace("南宁".encode("utf-8"), b"\xff\xfe\xfd", 1)
     path = tmp_path / "latin.csv"
-    path.write_bytes(blob)
-    with pytest.raises(sat.ValidationError) as info:
-        load(path, codebook)
-    (p,) = only_problem(info, "encoding")
+    p, problems = encoding_problem(path, blob, codebook)
     assert "0xFF" in p.message and p.row == 2
 
 
@@ -442,10 +449,7 @@ def test_a_bom_file_with_gbk_bytes_names_the_file_line_and_offset(tmp_path, code
     head, second, rest = text.split("\n", 2)
     blob = codecs_bom() + (head + "\n").encode("utf-8") + (second + "\n").encode("gbk") + rest.encode("utf-8")
     path = tmp_path / "mixed.csv"
-    path.write_bytes(blob)
-    with pytest.raises(sat.ValidationError) as info:
-        load(path, codebook)
-    (p,) = only_problem(info, "encoding")
+    p, problems = encoding_problem(path, blob, codebook)
     assert p.file.endswith("mixed.csv") and p.row == 2 and "byte-order mark" in p.message and "offset" in p.message
     lenient = load(path, codebook, strict=False, allow_unreadable=True)
     assert any(q.rule == "encoding" for q in lenient.problems)
@@ -627,21 +631,15 @@ def test_notes_beside_the_exports_are_listed_not_read(tmp_path, codebook, export
 def test_big5_is_reported_as_an_encoding_problem(tmp_path, codebook):
     text = "問卷編號,城市,調查年份,性別,滿意程度\n" + "".join(f"{i},南寧,2024,男,4\n" for i in range(5))
     path = tmp_path / "tw.csv"
-    path.write_bytes(text.encode("big5"))
-    with pytest.raises(sat.ValidationError) as info:
-        load(path, codebook)
-    (p,) = only_problem(info, "encoding")
-    assert "Big5" in p.message and len(info.value.problems) == 1    # not dozens of "unknown headers"
+    p, problems = encoding_problem(path, text.encode("big5"), codebook)
+    assert "Big5" in p.message and len(problems) == 1    # not dozens of "unknown headers"
 
 
 def test_a_few_gbk_lines_in_a_utf8_file_are_named(tmp_path, codebook, export):
     lines = export.to_csv(index=False).splitlines(keepends=True)
     blob = b"".join(line.encode("gbk" if i in (4, 7) else "utf-8") for i, line in enumerate(lines))
     path = tmp_path / "mixed.csv"
-    path.write_bytes(blob)
-    with pytest.raises(sat.ValidationError) as info:
-        load(path, codebook)
-    (p,) = only_problem(info, "encoding")
+    p, problems = encoding_problem(path, blob, codebook)
     assert "line(s) 5, 8" in p.message and p.row == 5
 
 
