@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ._deprecation import renamed
 from .codebook import Codebook
@@ -290,6 +291,35 @@ def aggregate_arrays(x: np.ndarray, items: list[str], codebook: Codebook, node_w
     return out
 
 
+def replicate_item_means(design, codebook: Codebook, *, by: str = "city") -> np.ndarray:
+    """Units × items weighted item means, 0–100, of every replicate of ``design``: B × units × items.
+
+    As :func:`satisfaction.index.unit_item_means` with ``weights=W[:, b]``: with ``s_ij`` the
+    rescaled answer of respondent i to item j and ``a_ij`` = 1 when answered,
+
+        x_b[u, j] = Σ_{i∈u} W_ib a_ij s_ij / Σ_{i∈u} W_ib a_ij     (NaN when the denominator is 0),
+
+    units sorted as there. Both sums for all replicates are one product ``Zᵀ W`` with Z the sparse
+    n × (2 · units · items) matrix of ``a_ij s_ij`` and ``a_ij`` placed in respondent i's unit, taken
+    block by block when the replicates are generated in blocks."""
+    items = codebook.index_items
+    scores = rescale_items(design.data[items], codebook).to_numpy(dtype=float)
+    answered = ~np.isnan(scores)
+    codes, units = pd.factorize(design.data[by], sort=True)  # the order of groupby(sort=True); NaN → −1, dropped
+    n, k, m = len(scores), len(items), len(units)
+    rows, cols = np.nonzero(answered & (codes >= 0)[:, None])
+    cell = codes[rows] * k + cols
+    z = sparse.csr_matrix((np.concatenate([scores[rows, cols], np.ones(len(rows))]),
+                           (np.concatenate([rows, rows]), np.concatenate([cell, m * k + cell]))), shape=(n, 2 * m * k))
+    replicates = design.require_replicates()
+    sums = np.zeros((2 * m * k, replicates.n_replicates))
+    for block, w in replicates.blocks():
+        sums += np.asarray(z[block].T @ w)
+    num, den = sums[:m * k], sums[m * k:]
+    means = num / np.where(den > 0, den, np.nan)
+    return means.T.reshape(-1, m, k)
+
+
 def _replicate_unit_means(design, codebook: Codebook, by: str) -> tuple[np.ndarray, np.ndarray, list]:
     """Point (1 × m × items) and replicate (B × m × items) weighted unit item means."""
     items = codebook.index_items
@@ -297,16 +327,12 @@ def _replicate_unit_means(design, codebook: Codebook, by: str) -> tuple[np.ndarr
     answered = ~np.isnan(x)
     filled = np.where(answered, x, 0.0)
     units, codes = np.unique(design.data[by].to_numpy(), return_inverse=True)
-    rep = design.require_replicates().materialize(design.n).weights
     point = np.empty((1, len(units), len(items)))
-    reps = np.empty((rep.shape[1], len(units), len(items)))
     for u in range(len(units)):
         rows = codes == u
         w = design.weights[rows]
         point[0, u] = (w @ filled[rows]) / np.where((w @ answered[rows]) > 0, w @ answered[rows], np.nan)
-        num, den = rep[rows].T @ filled[rows], rep[rows].T @ answered[rows]
-        reps[:, u] = num / np.where(den > 0, den, np.nan)
-    return point, reps, list(units)
+    return point, replicate_item_means(design, codebook, by=by), list(units)
 
 
 @renamed(ci="level")

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from .codebook import Codebook
-from .index import MIN_SHARE, aggregate_arrays, rescale_items
+from .index import MIN_SHARE, aggregate_arrays, replicate_item_means  # noqa: F401  (also public here)
 from .schemes import weights_for
 
 FACTORS = ("scheme", "weights", "aggregation", "missing")
@@ -212,30 +211,3 @@ def joint_rank_uncertainty(unit_item_scores: pd.DataFrame, replicate_item_scores
                           FACTORS + ("sampling",), a, b, choices)
 
 
-def replicate_item_means(design, codebook: Codebook, *, by: str = "city") -> np.ndarray:
-    """Units × items weighted item means, 0–100, of every replicate of ``design``: B × units × items.
-
-    As :func:`satisfaction.index.unit_item_means` with ``weights=W[:, b]``: with ``s_ij`` the
-    rescaled answer of respondent i to item j and ``a_ij`` = 1 when answered,
-
-        x_b[u, j] = Σ_{i∈u} W_ib a_ij s_ij / Σ_{i∈u} W_ib a_ij     (NaN when the denominator is 0),
-
-    units sorted as there. Both sums for all replicates are one product ``Zᵀ W`` with Z the sparse
-    n × (2 · units · items) matrix of ``a_ij s_ij`` and ``a_ij`` placed in respondent i's unit, taken
-    block by block when the replicates are generated in blocks."""
-    items = codebook.index_items
-    scores = rescale_items(design.data[items], codebook).to_numpy(dtype=float)
-    answered = ~np.isnan(scores)
-    codes, units = pd.factorize(design.data[by], sort=True)  # the order of groupby(sort=True); NaN → −1, dropped
-    n, k, m = len(scores), len(items), len(units)
-    rows, cols = np.nonzero(answered & (codes >= 0)[:, None])
-    cell = codes[rows] * k + cols
-    z = sparse.csr_matrix((np.concatenate([scores[rows, cols], np.ones(len(rows))]),
-                           (np.concatenate([rows, rows]), np.concatenate([cell, m * k + cell]))), shape=(n, 2 * m * k))
-    replicates = design.require_replicates()
-    sums = np.zeros((2 * m * k, replicates.n_replicates))
-    for block, w in replicates.blocks():
-        sums += np.asarray(z[block].T @ w)
-    num, den = sums[:m * k], sums[m * k:]
-    means = num / np.where(den > 0, den, np.nan)
-    return means.T.reshape(-1, m, k)
