@@ -31,8 +31,12 @@ class Table:
 
 @dataclass
 class Figure:
+    """A published figure; ``panels`` optionally holds the same content as separate figures (one per
+    panel of a small-multiples chart, shared scales, each titled) for pages that reflow them."""
+
     key: str
     figure: object
+    panels: list = field(default_factory=list)
 
 
 def section_number(n: int, lang: str) -> str:
