@@ -133,6 +133,26 @@ class AdviceSection(Section):
         if r.drivers_figure_units():
             from .base import Figure
 
-            blocks.append(Figure("importance_performance", r.drivers_figure()))
-        blocks.append(Table("priorities", pri, pri))
+            blocks.append(Figure("importance_performance", r.drivers_figure(), panels=r.drivers_panels()))
+        blocks.append(Table("priorities", pri, priorities_data(r), digits={"importance": 3, "performance": 1, "r2": 3}))
         return blocks
+
+
+def priorities_data(report) -> pd.DataFrame:
+    """The numbers behind the priorities table, tidy: one row per city (in rank order) and
+    second-level indicator (in the codebook's order), with its importance, performance and quadrant
+    (a key that does not depend on the language: concentrate, keep, low, overkill, too_few), and
+    ``priority``, the order of the indicators to concentrate on (1 = most important; empty for the
+    others), which is the order the report lists them in."""
+    from ...drivers import QUADRANTS
+
+    cities = list(report.ctx.scores["city"])
+    indicators = [ind.code for dim in report.codebook.dimensions for ind in dim.children]
+    d = report.drivers[report.drivers["city"].isin(cities)].copy()
+    d["quadrant"] = d["quadrant"].map({word: key for key, word in QUADRANTS[report.lang].items()})
+    d = d.sort_values(["city", "indicator"], key=lambda s: s.map({c: i for i, c in enumerate(cities if s.name == "city" else indicators)}))
+    focus = d[d["quadrant"] == "concentrate"].sort_values("importance", ascending=False, kind="stable")
+    d["priority"] = (focus.groupby("city").cumcount() + 1).reindex(d.index).astype("Int64")
+    d.insert(1, "name", d["city"].map(report.city))
+    return d[["city", "name", "indicator", "label", "dimension", "importance", "performance", "quadrant", "priority", "r2", "n"]] \
+        .reset_index(drop=True)

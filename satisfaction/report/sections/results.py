@@ -105,6 +105,8 @@ class IndicatorsSection(Section):
                               if self.lang == "zh" else f"{fmt.num(prov.loc[ind.code, 'estimate'])} ({fmt.num(prov.loc[ind.code, 'se'], 2)})",
                               **{r.city(c): f"{fmt.num(wide.loc[ind.code, c])}/{int(ranks.loc[ind.code, c])}" for c in cities}})
         data = pd.DataFrame(rows)
+        rank_cols = [f"rank_{c}" for c in cities]
+        data[rank_cols] = data[rank_cols].astype("Int64")   # ranks are whole numbers (empty where a city has no score)
         note = t("indicators_note") if data["few_items"].any() else None
         return [Markdown(t("indicators_intro")), Table("indicators", pd.DataFrame(shown), data, note=note,
                                                         digits={"province": 1, "province_se": 2, **{c: 1 for c in cities}})]
