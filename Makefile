@@ -10,6 +10,7 @@ YEAR   ?= 2024
 LANG_REPORT ?= zh
 STAMP  := $(VENV)/.installed-stamp
 FONTS  := $(VENV)/.cjk-font-stamp
+BROWSER_STAMP := $(VENV)/.browser-stamp
 
 .PHONY: help install report ingest test benchmark demo-data lock clean
 
@@ -22,7 +23,7 @@ help:
 	@echo "make lock        re-pin requirements.lock from a fresh resolve"
 	@echo "variables: YEAR=$(YEAR) LANG_REPORT=$(LANG_REPORT) PYTHON=$(PYTHON)"
 
-install: $(STAMP) $(FONTS)
+install: $(STAMP) $(FONTS) $(BROWSER_STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "satisfaction needs Python >= 3.11; run make PYTHON=python3.11")'
@@ -44,6 +45,21 @@ $(FONTS): $(STAMP)
 	  else \
 	    echo "no CJK font found: install one (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk;"; \
 	    echo "macOS and Windows ship one) or set SATISFACTION_CJK_FONT=/path/to/font.otf"; exit 1; \
+	  fi; \
+	fi
+	@touch $@
+
+# The PDF is printed by a headless Chromium-family browser. Where none is found and we may use apt
+# (root on Debian/Ubuntu), install Debian's chromium; otherwise say what to install.
+$(BROWSER_STAMP): $(STAMP)
+	@if ! $(BIN)/python -m satisfaction.report.browser --check; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (prints the report's PDF)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) && \
+	    $(BIN)/python -m satisfaction.report.browser --check; \
+	  else \
+	    echo "no browser to print the PDF: apt-get install chromium (as root: make does it),"; \
+	    echo "or set SATISFACTION_BROWSER=/path/to/chrome"; exit 1; \
 	  fi; \
 	fi
 	@touch $@
