@@ -1,25 +1,42 @@
-"""Command line: ``satisfaction ingest|index|report|synth``. Run ``satisfaction COMMAND --help``."""
+"""Command line: ``satisfaction init|ingest|index|report|synth``. Run ``satisfaction COMMAND --help``."""
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
+from .errors import ExitCode
+
+EXIT_BAD_INPUT = int(ExitCode.BAD_INPUT)
+log = logging.getLogger("satisfaction")
 
 MAIN_HELP = """\
 Consumer-satisfaction evaluation of cities: from raw survey exports to the published report.
 
 The yearly flow, from the project folder:
 
+  satisfaction init DIR --demo        lay out a project folder (with the demo survey)
   satisfaction ingest --year 2024     validate data/raw/2024/ into data/processed/2024/
   satisfaction index  --year 2024     print the index and first-level scores per city, ranked
-  satisfaction report --year 2024     write reports/2024/<region>/report.html (+ tables, figures)
+  satisfaction report --year 2024     publish reports/2024/<region>/zh/ (HTML, PDF, tables, figures)
 
-Bad input stops a command with exit code 2 and a list of every problem: file, row, column,
-value and the rule broken (a malformed codebook or margins file, or a design that cannot be
-analysed, the same). Any other failure is a bug: it exits 1 with a traceback to report.
-Outputs are written atomically: a failed run keeps the last good ones.
+The project folder is the one holding data/raw/codebook.yaml: --project DIR, else the
+SATISFACTION_HOME environment variable, else the nearest such folder at or above the current one.
+
+Exit codes (for schedulers):
+  0  done
+  1  unexpected error (a bug: the traceback is printed; please report it)
+  2  command-line misuse: unknown option, bad argument, no project found
+  3  bad input: every problem is listed with file, row, column, value and rule (also a malformed
+     codebook or margins file, or a design that cannot be analysed)
+  4  the analysis stopped (the report notebook failed; its partial notebook is kept and named)
+  5  publishing failed: another run holds the folder, no browser for the PDF, a disk error
+  6  ingest --fail-on-rejects: the year was written but rows were rejected
+
+Outputs are published atomically under a lock: a failed or killed run keeps the last good ones.
+Messages go to standard error, one per line; --log-format json makes them JSON lines.
 """
 
 INGEST_HELP = """\
@@ -33,14 +50,17 @@ codebook's item codes, check every value and write OUT_DIR/YEAR/:
   problems.csv          every problem found
   manifest.json         input and codebook hashes, row counts, package version
 
-By default any problem stops the run (exit 2) and nothing is written. With --lenient, rows with
-problems are set aside in rejects.csv and the rest is kept: rows in = rows kept + rows rejected.
-A file that cannot be read at all still stops a lenient run (exit 2), unless --allow-unreadable:
-then the manifest records the file and its row count (rows in = kept + rejected + unreadable).
+By default any problem stops the run (exit 3) and nothing is written; --problems-out FILE still
+writes the list of problems (CSV) there. With --lenient, rows with problems are set aside in
+rejects.csv and the rest is kept: rows in = rows kept + rows rejected; --fail-on-rejects then exits 6
+when any row was rejected (the year is written all the same). A file that cannot be read at all
+still stops a lenient run (exit 3), unless --allow-unreadable: then the manifest records the file
+and its row count (rows in = kept + rejected + unreadable).
 
 examples:
   satisfaction ingest --year 2024
-  satisfaction ingest --year 2023 --lenient
+  satisfaction ingest --year 2023 --lenient --fail-on-rejects
+  satisfaction ingest --year 2024 --problems-out problems-2024.csv
   satisfaction ingest --year 2024 --raw-dir /data/exports --out-dir /data/processed
 """
 
@@ -65,10 +85,16 @@ examples:
 """
 
 REPORT_HELP = """\
-Run notebooks/annual_report.ipynb with papermill for one year and write
-OUT_DIR/YEAR/REGION/: report.html (no code, figures embedded), the executed notebook,
-tables.xlsx, one CSV per table and figures/*.png. Needs `satisfaction ingest` for that year
-first; every earlier year with processed data joins the trends.
+Run the annual-report notebook with papermill for one year and publish OUT_DIR/YEAR/REGION/LANG/:
+report.html (one page, no code), report.pdf (A4, printed by a headless browser), report.ipynb,
+tables.xlsx (a 说明 sheet first), tables/*.csv, figures/*.png and *.svg, report.json. Needs
+`satisfaction ingest` for that year first; every earlier year with processed data joins the trends.
+
+The folder is built outside the published tree and swapped in at once when everything succeeded,
+under a lock: a second run for the same folder is refused (exit 5) unless --wait lets it queue. If
+the notebook stops, the previous report is untouched and the partial notebook is kept as
+OUT_DIR/failed/YEAR-REGION-LANG.ipynb. The same notebook can run under papermill directly (cron,
+Airflow): `papermill --help-notebook` lists its parameters; pass -p publish True to publish.
 
 The report opens with a summary (the official provincial index, its change, the three dimensions,
 the best and weakest indicators, the cities in tiers by their rank confidence sets, findings and
@@ -80,6 +106,17 @@ examples:
   satisfaction report --year 2024
   satisfaction report --year 2024 --lang en
   satisfaction report --year 2024 --replicates 200 --draws 500 --issued 2025-03-15
+  satisfaction --project /srv/csi report --year 2024 --wait 600
+"""
+
+INIT_HELP = """\
+Lay out a new project folder: data/raw/codebook.yaml (the demo codebook, to edit),
+data/raw/, data/processed/, reports/, a README and a .gitignore. With --demo, also the demo survey
+(14 cities, 2019-2024) and its population margins, so that a report can be made at once.
+
+example:
+  satisfaction init csi-2025 --demo
+  cd csi-2025 && satisfaction ingest --year 2024 && satisfaction report --year 2024
 """
 
 SYNTH_HELP = """\
@@ -105,15 +142,32 @@ def _print_problems(problems, stream=None, limit: int = 200) -> None:
         print(f"  … and {len(problems) - limit} more (all of them: problems.csv with --lenient)", file=stream)
 
 
+def _write_problems(path: str, problems) -> None:
+    """The list of problems as CSV (the same columns as the processed folder's problems.csv)."""
+    import pandas as pd
+
+    from .ingest import atomic_write_bytes
+
+    frame = pd.DataFrame([p.as_dict() for p in problems], columns=["file", "rule", "message", "row", "column", "value"])
+    atomic_write_bytes(Path(path), frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
+    log.info("wrote the list of %d problem(s) to %s", len(problems), path, extra={"event": "problems_written", "path": str(path)})
+
+
 def cmd_ingest(args) -> int:
     from .codebook import load_codebook
+    from .errors import ValidationError
     from .ingest import ingest
 
     cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))
     raw = _root_path(args.raw_dir, "data", "raw")
     out = _root_path(args.out_dir, "data", "processed")
-    survey, folder = ingest(args.year, raw_root=raw, out_root=out, codebook=cb, strict=not args.lenient,
-                            progress=not args.quiet, allow_unreadable=args.allow_unreadable)
+    try:
+        survey, folder = ingest(args.year, raw_root=raw, out_root=out, codebook=cb, strict=not args.lenient,
+                                progress=not args.quiet, allow_unreadable=args.allow_unreadable, wait=args.wait)
+    except ValidationError as exc:
+        if args.problems_out:
+            _write_problems(args.problems_out, exc.problems)
+        raise
     print(f"ingested {args.year}: {survey.rows_in} rows in, {survey.rows_kept} kept, {survey.rows_rejected} rejected")
     for s in survey.sources:
         enc = f", {s['encoding']}" if s.get("encoding") else ""
@@ -126,7 +180,16 @@ def cmd_ingest(args) -> int:
     if survey.problems:
         print(f"{len(survey.problems)} problem(s); see {folder / 'problems.csv'}", file=sys.stderr)
         _print_problems(survey.problems, limit=20)
-    print(f"wrote {folder}")
+        if args.problems_out:
+            _write_problems(args.problems_out, survey.problems)
+    log.info("wrote %s", folder, extra={"event": "ingested", "year": args.year, "path": str(folder),
+                                        "rows_in": survey.rows_in, "rows_kept": survey.rows_kept,
+                                        "rows_rejected": survey.rows_rejected, "rows_unreadable": survey.rows_unreadable})
+    if args.fail_on_rejects and (survey.rows_rejected or survey.rows_unreadable):
+        log.error("%d row(s) rejected and %d unreadable in %d (--fail-on-rejects); the year was written: see %s",
+                  survey.rows_rejected, survey.rows_unreadable, args.year, folder / "rejects.csv",
+                  extra={"event": "rejects", "exit_code": int(ExitCode.REJECTS)})
+        return int(ExitCode.REJECTS)
     return 0
 
 
@@ -179,8 +242,19 @@ def cmd_report(args) -> int:
     folder = run_report(args.year, region=args.region, lang=args.lang, processed_root=args.processed_dir,
                         output_root=args.out_dir, codebook=args.codebook, notebook=args.notebook,
                         progress=not args.quiet, replicates=args.replicates, draws=args.draws, seed=args.seed,
-                        issued=args.issued)
+                        issued=args.issued, pdf=not args.no_pdf, wait=args.wait)
+    log.info("published %s", folder, extra={"event": "published", "year": args.year, "path": str(folder)})
     print(f"wrote {folder / 'report.html'}")
+    return 0
+
+
+def cmd_init(args) -> int:
+    from .project import init_project
+
+    folder = init_project(args.folder, demo=args.demo)
+    log.info("created project %s%s", folder, " with the demo survey" if args.demo else "",
+             extra={"event": "initialised", "path": str(folder)})
+    print(f"created {folder}: edit data/raw/codebook.yaml, put each year's exports in data/raw/<year>/")
     return 0
 
 
@@ -198,10 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"satisfaction {__version__}")
+    parser.add_argument("--project", metavar="DIR",
+                        help="project folder (default: $SATISFACTION_HOME, else the nearest folder at or above the "
+                             "current one holding data/raw/codebook.yaml)")
+    parser.add_argument("--log-format", choices=["human", "json"], default="human",
+                        help="messages on standard error as plain lines (default) or JSON lines for a scheduler")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     def common(p, *, processed=True):
+        # the global options are also accepted after the command (a scheduler's wrapper appends them)
+        p.add_argument("--project", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        p.add_argument("--log-format", choices=["human", "json"], default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         p.add_argument("--codebook", metavar="PATH", help="codebook YAML (default: data/raw/codebook.yaml)")
         if processed:
             p.add_argument("--processed-dir", metavar="DIR", help="processed data root (default: data/processed)")
@@ -213,7 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lenient", action="store_true", help="keep good rows and set bad ones aside instead of stopping")
     p.add_argument("--allow-unreadable", action="store_true",
                    help="with --lenient: go on without a file that cannot be read at all (recorded in the manifest "
-                        "with its row count); without this flag such a file stops the run (exit 2)")
+                        "with its row count); without this flag such a file stops the run (exit 3)")
+    p.add_argument("--fail-on-rejects", action="store_true",
+                   help="with --lenient: exit 6 when any row was rejected or unreadable (the year is written all the same)")
+    p.add_argument("--problems-out", metavar="FILE",
+                   help="also write every problem found to FILE (CSV), even when a strict run stops and writes nothing else")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another run writing the same year (default: refuse at once, exit 5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p, processed=False)
     p.set_defaults(func=cmd_ingest)
@@ -237,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("report", help="run the annual-report notebook and write reports/YEAR/REGION/", description=REPORT_HELP, formatter_class=fmt)
+    p = sub.add_parser("report", help="run the annual-report notebook and publish reports/YEAR/REGION/LANG/", description=REPORT_HELP, formatter_class=fmt)
     p.add_argument("--year", type=int, required=True)
     p.add_argument("--region", help="region code (default: the codebook's)")
     p.add_argument("--lang", choices=["zh", "en"], default="zh", help="report language (default: zh)")
@@ -247,9 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, metavar="N", help="Monte Carlo draws of the rank uncertainty (default 1000)")
     p.add_argument("--seed", type=int, help="seed of every random step (default: the year)")
     p.add_argument("--issued", metavar="YYYY-MM-DD", help="date of issue printed on the report (default: today)")
+    p.add_argument("--no-pdf", action="store_true", help="do not print report.pdf (no browser needed)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another run publishing the same folder (default: refuse at once, exit 5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("init", help="lay out a new project folder", description=INIT_HELP, formatter_class=fmt)
+    p.add_argument("folder", metavar="DIR", help="folder to create (may exist, but must not hold a codebook yet)")
+    p.add_argument("--demo", action="store_true", help="also write the demo survey and its population margins")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("synth", help="write the demo survey's raw files", description=SYNTH_HELP, formatter_class=fmt)
     p.add_argument("--out", default="data/raw", help="folder to write (default: data/raw)")
@@ -271,27 +367,36 @@ def _share(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; returns its exit code (:class:`satisfaction.errors.ExitCode`)."""
     from .errors import SatisfactionError, ValidationError
+    from .logs import configure
 
     args = build_parser().parse_args(argv)
-    if getattr(args, "seed", 0) is None:
+    configure(args.log_format)
+    if args.project:
+        os.environ["SATISFACTION_HOME"] = str(Path(args.project).expanduser().resolve())
+    if getattr(args, "seed", 0) is None and args.command == "synth":
         from .synth import DEFAULT_SEED
 
         args.seed = DEFAULT_SEED
     try:
+        if args.command != "init":
+            from .paths import project_root
+
+            project_root()  # a missing project is said once, up front (exit 2)
         return args.func(args)
     except ValidationError as exc:
-        print(f"error: {len(exc.problems)} problem(s) in the input; nothing was written", file=sys.stderr)
+        log.error("%d problem(s) in the input; nothing was written", len(exc.problems),
+                  extra={"event": "bad_input", "exit_code": int(ExitCode.BAD_INPUT), "problems": len(exc.problems)})
         _print_problems(exc.problems)
-        return EXIT_BAD_INPUT
+        return int(ExitCode.BAD_INPUT)
     except (SatisfactionError, FileNotFoundError) as exc:
-        # bad input (a codebook, margins, a design that cannot be analysed, a missing file): a message
-        # and exit code 2; anything else is a bug and shows its traceback
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        # bad input, misuse, a failed analysis or publication: one message and its exit code;
+        # anything else is a bug and shows its traceback
+        code = int(getattr(exc, "exit_code", ExitCode.BAD_INPUT))
+        log.error("%s", exc, extra={"event": "failed", "exit_code": code, "error": type(exc).__name__})
+        return code
     except BrokenPipeError:  # output piped into `head` and the like
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 

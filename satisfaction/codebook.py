@@ -281,7 +281,9 @@ def load_codebook(path: str | Path) -> Codebook:
 
     Raises :class:`satisfaction.errors.CodebookError` listing every problem, each naming the key.
     """
-    path = Path(path)
+    from .paths import resolve
+
+    path = resolve(path)  # relative: the current folder if it is there, else the project root
     try:
         blob = path.read_bytes()
     except OSError as exc:

@@ -6,13 +6,62 @@ Every problem with an input names *where* it is (file, row, column), *what* was 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the command line, one per kind of outcome, so that a scheduler can tell them apart.
+
+    ======  ==========================================================================================
+    0       done
+    1       an unexpected error: a bug, with its traceback (please report it)
+    2       command-line misuse: an unknown option, a missing or malformed argument, no project found
+    3       bad input: data, codebook, margins or targets that break a rule; a design that cannot be
+            analysed (every problem is listed: file, row, column, value, rule)
+    4       the analysis failed for another reason (the report notebook stopped; its partial notebook is
+            kept and named)
+    5       publishing failed: another run holds the folder's lock, no browser for the PDF, a disk error;
+            the previously published folder is untouched
+    6       ``ingest --fail-on-rejects``: the year was written, but rows were rejected
+    ======  ==========================================================================================
+    """
+
+    OK = 0
+    BUG = 1
+    USAGE = 2
+    BAD_INPUT = 3
+    ANALYSIS_FAILED = 4
+    PUBLISH_FAILED = 5
+    REJECTS = 6
 
 
 class SatisfactionError(ValueError):
     """Base class of every error the toolkit raises on purpose: bad input, a design or model that
-    cannot be analysed as asked. The command line turns these (and only these) into exit code 2;
-    anything else is a bug and shows as one. Subclasses ``ValueError`` so that existing
-    ``except ValueError`` code keeps working."""
+    cannot be analysed as asked. The command line turns these into their ``exit_code`` (bad input, 3,
+    unless a subclass says otherwise); anything else is a bug and shows as one. Subclasses
+    ``ValueError`` so that existing ``except ValueError`` code keeps working."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class UsageError(SatisfactionError):
+    """A command or a notebook run asked for something that is not offered: an unknown parameter, a
+    value of the wrong type, no project folder."""
+
+    exit_code = ExitCode.USAGE
+
+
+class AnalysisError(SatisfactionError):
+    """The analysis stopped for a reason that is not bad input."""
+
+    exit_code = ExitCode.ANALYSIS_FAILED
+
+
+class PublishError(SatisfactionError):
+    """A folder could not be published: another run holds its lock, a tool is missing, a disk error.
+    The previously published folder is left whole."""
+
+    exit_code = ExitCode.PUBLISH_FAILED
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """The Jupyter kernel the notebooks run on.
 
-``python -m satisfaction.kernel --install`` (run by ``make``) registers a kernel named
-``satisfaction`` inside the active environment (``sys.prefix``), where both papermill and JupyterLab
-started from that environment find it. :func:`ensure_kernel` does the same on demand, so that
-``satisfaction report`` works in any environment the package is installed in (conda included).
+Installing the package (wheel or ``pip install -e .``) puts the kernel definition
+``share/jupyter/kernels/satisfaction/kernel.json`` into the environment (``sys.prefix``), where both
+papermill and JupyterLab started from that environment find it by name: ``papermill -k satisfaction``.
+``python -m satisfaction.kernel --install`` (run by ``make``) writes it again with this interpreter's
+path, and :func:`ensure_kernel` does so on demand where it is missing (conda environments included).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 KERNEL_NAME = "satisfaction"
 DISPLAY_NAME = "Python (satisfaction)"
@@ -21,8 +23,10 @@ def kernel_installed(name: str = KERNEL_NAME) -> bool:
         spec = KernelSpecManager().get_kernel_spec(name)
     except NoSuchKernel:
         return False
-    # A spec left behind by another environment would run the wrong interpreter.
-    return bool(spec.argv) and spec.argv[0] == sys.executable
+    # A spec left behind by another environment would run the wrong interpreter. "python" (the spec
+    # the package installs) is this environment's: jupyter_client starts it with sys.executable.
+    return bool(spec.argv) and spec.argv[0] in (sys.executable, "python", "python3") and (
+        spec.argv[0] == sys.executable or Path(spec.resource_dir).resolve().is_relative_to(Path(sys.prefix).resolve()))
 
 
 def install_kernel(name: str = KERNEL_NAME) -> str:

@@ -333,7 +333,7 @@ def write_raw(out_dir: str | Path, seed: int = DEFAULT_SEED, codebook: Codebook 
 
 
 def default_codebook_path() -> Path:
-    """The bundled codebook (``data/raw/codebook.yaml`` of the project)."""
-    from .paths import project_root
+    """The demo codebook shipped with the package (the demo survey follows its questionnaire)."""
+    from .project import demo_codebook_path
 
-    return project_root() / "data" / "raw" / "codebook.yaml"
+    return demo_codebook_path()

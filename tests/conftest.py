@@ -58,3 +58,58 @@ def header_of(codebook, code: str) -> str:
 def survey_2024(codebook) -> sat.Survey:
     """The bundled 2024 demo exports, validated (answers as numbers, don't-knows as NaN)."""
     return sat.load_survey(ROOT / "data" / "raw" / "2024", codebook, year=2024)
+
+
+#: Smaller analysis settings than a published report's (500 replicates, 1000 draws), same code.
+REPORT_SETTINGS = {"replicates": 60, "draws": 120, "issued": "2025-03-15"}
+DEMO_YEARS = (2019, 2020, 2021, 2022, 2023, 2024)
+
+
+@pytest.fixture(scope="session")
+def processed_years(tmp_path_factory, codebook) -> Path:
+    """Every demo year ingested once for the whole run (the report's trends read them all)."""
+    from satisfaction.ingest import ingest
+
+    out = tmp_path_factory.mktemp("processed")
+    for year in DEMO_YEARS:
+        ingest(year, raw_root=ROOT / "data" / "raw", out_root=out, codebook=codebook)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_report(processed_years):
+    """The 2024 annual report (zh) at the test settings, shared by every module that only reads it."""
+    from satisfaction.report import AnnualReport
+
+    return AnnualReport(2024, processed_dir=processed_years, codebook=CODEBOOK, **REPORT_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def processed(processed_years) -> Path:
+    return processed_years
+
+
+@pytest.fixture(scope="session")
+def report(demo_report):
+    return demo_report
+
+
+def make_project(folder: Path, processed: Path | None = None) -> Path:
+    """A project folder outside the checkout: the demo codebook and margins, and the processed years."""
+    import shutil
+
+    (folder / "data" / "raw").mkdir(parents=True)
+    shutil.copyfile(CODEBOOK, folder / "data" / "raw" / "codebook.yaml")
+    shutil.copytree(ROOT / "data" / "raw" / "population", folder / "data" / "raw" / "population")
+    if processed is not None:
+        shutil.copytree(processed, folder / "data" / "processed", ignore=shutil.ignore_patterns(".staging"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory, processed_years) -> Path:
+    """The 2024 report (zh) published by `satisfaction report`'s function into a project folder."""
+    from satisfaction.report import run_report
+
+    project = make_project(tmp_path_factory.mktemp("published"), processed_years)
+    return run_report(2024, project=project, progress=False, **REPORT_SETTINGS)

@@ -393,7 +393,9 @@ def test_crash_while_writing_leaves_previous_output_untouched(tmp_path, codebook
         sio.ingest(2024, raw_root=raw, out_root=tmp_path / "processed", codebook=codebook)
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert [p.name for p in (tmp_path / "processed").iterdir()] == ["2024"]
+    # nothing beside the year but the staging area, which keeps only the folder's lock file
+    assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == [".staging", "2024"]
+    assert [p.name for p in (tmp_path / "processed" / ".staging").iterdir()] == ["2024.lock"]
 
 
 def test_atomic_write_bytes_keeps_old_file_on_failure(tmp_path, monkeypatch):
@@ -417,7 +419,7 @@ def test_cli_ingest_bad_input_exit_code_and_message(tmp_path, codebook, export, 
     write_csv(bad, raw / "2024" / "a.csv")
     code = cli_main(["ingest", "--year", "2024", "--raw-dir", str(raw), "--out-dir", str(tmp_path / "p"), "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 3
     assert "2024/a.csv, row 6, column 'Q19 投诉渠道畅通': [out_of_range]" in err and "(value '8')" in err
     assert not (tmp_path / "p" / "2024").exists()
 
@@ -580,7 +582,7 @@ def test_an_unreadable_file_stops_a_lenient_run_unless_allowed_and_is_counted(tm
     out = tmp_path / "processed"
     args = ["ingest", "--year", "2024", "--raw-dir", str(raw), "--out-dir", str(out), "--codebook",
             str(codebook.path), "--lenient", "--quiet"]
-    assert cli_main(args) == 2 and not (out / "2024").exists()
+    assert cli_main(args) == 3 and not (out / "2024").exists()
     assert cli_main(args + ["--allow-unreadable"]) == 0
     manifest = json.loads((out / "2024" / "manifest.json").read_text(encoding="utf-8"))
     assert any(s.get("unreadable") for s in manifest["inputs"])

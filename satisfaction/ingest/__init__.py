@@ -51,11 +51,12 @@ from .readers import RawTable, decode_bytes, read_raw, read_tables
 from .rules import COLUMN_RULES, FILE_RULES, MAX_DURATION_SEC, SUPPORTED_SUFFIXES
 from .storage import (atomic_write_bytes, ingest, iter_problem_lines, read_processed, replace_dir_atomically,
                       write_processed, xlsx_bytes)
+from .swap import Publication, publishing
 from .survey import Survey, load_survey
 from .validate import map_columns, validate_table
 from ..errors import Problem, ValidationError
 
-__all__ = ["COLUMN_RULES", "FILE_RULES", "MAX_DURATION_SEC", "SUPPORTED_SUFFIXES", "Problem", "RawTable", "Survey",
+__all__ = ["COLUMN_RULES", "FILE_RULES", "MAX_DURATION_SEC", "SUPPORTED_SUFFIXES", "Problem", "Publication", "RawTable", "Survey",
            "ValidationError", "atomic_write_bytes", "decode_bytes", "ingest", "iter_problem_lines", "load_survey",
-           "looks_personal_value", "map_columns", "mask_personal", "read_processed", "read_raw", "read_tables",
+           "looks_personal_value", "map_columns", "mask_personal", "publishing", "read_processed", "read_raw", "read_tables",
            "replace_dir_atomically", "validate_table", "write_processed", "xlsx_bytes"]

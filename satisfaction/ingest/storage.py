@@ -17,6 +17,7 @@ import pandas as pd
 from ..codebook import Codebook, load_codebook
 from ..errors import Problem
 from .survey import Survey, _display_name, load_survey
+from .swap import Publication, publishing, replace_dir_atomically
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -39,78 +40,14 @@ def atomic_write_bytes(path: str | Path, blob: bytes) -> None:
         raise
 
 
-def replace_dir_atomically(build, target: str | Path) -> Path:
-    """Build a folder's contents in a temporary sibling, then swap it in for ``target``.
-
-    ``build(tmp_dir)`` writes the files. If it raises, the temporary folder is removed and the
-    existing ``target`` is untouched. The swap is two renames, so readers see either the old or the
-    new folder, never a half-written one.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
-    try:
-        build(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
 def xlsx_bytes(sheets: dict[str, pd.DataFrame], *, digits: dict[str, dict[str, int]] | None = None) -> bytes:
-    """XLSX bytes for one or more sheets that do not depend on the clock.
+    """XLSX bytes for one or more sheets (styled headers, widths, number formats; the same tables
+    always give the same bytes). ``digits`` (sheet → column → decimals) sets a number format, so a
+    cell shows the report's rounding while holding the unrounded value."""
+    from ..xlsx import workbook_bytes
 
-    openpyxl stamps the document properties and the zip entries with the current time; both are
-    pinned here so that the same tables always give the same bytes. ``digits`` (sheet → column →
-    decimals) sets a number format, so a cell shows the report's rounding while holding the
-    unrounded value.
-    """
-    import datetime as dt
-    import re
-    import zipfile
-
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, df in sheets.items():
-        ws = wb.create_sheet(title=name[:31])
-        ws.append([str(c) for c in df.columns])
-        for row in df.itertuples(index=False):
-            ws.append([None if (isinstance(v, float) and np.isnan(v)) or v is pd.NA else (v.item() if hasattr(v, "item") else v)
-                       for v in row])
-        for column, places in ((digits or {}).get(name) or {}).items():
-            if column in df.columns:
-                j = list(df.columns).index(column) + 1
-                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                    cell.number_format = "0" if places == 0 else "0." + "0" * places
-    fixed = dt.datetime(2000, 1, 1)
-    wb.properties.created = fixed
-    wb.properties.modified = fixed
-    wb.properties.creator = "satisfaction"
-    buf = io.BytesIO()
-    wb.save(buf)
-    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
-                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">2000-01-01T00:00:00Z</dcterms:modified>', data)
-            entry = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, data)
-    return out.getvalue()
+    formats = {sheet: {c: "0" if n == 0 else "0." + "0" * n for c, n in cols.items()} for sheet, cols in (digits or {}).items()}
+    return workbook_bytes(sheets, formats=formats)
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
@@ -119,7 +56,8 @@ def _parquet_bytes(df: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def write_processed(survey: Survey, out_dir: str | Path, *, year: int, codebook_path: str | None = None) -> Path:
+def write_processed(survey: Survey, out_dir: str | Path, *, year: int, codebook_path: str | None = None,
+                    wait: float = 0.0) -> Path:
     """Write a validated survey to ``out_dir`` (``data/processed/<year>``) atomically.
 
     Files: ``respondents.parquet`` (one row per respondent), ``dont_know.parquet``, ``rejects.csv``
@@ -152,12 +90,15 @@ def write_processed(survey: Survey, out_dir: str | Path, *, year: int, codebook_
         for name, blob in outputs.items():
             (tmp / name).write_bytes(blob)
 
-    return replace_dir_atomically(build, out_dir)
+    out_dir = Path(out_dir)
+    return replace_dir_atomically(build, out_dir, root=out_dir.parent, wait=wait)
 
 
 def read_processed(folder: str | Path, codebook: Codebook | str | Path) -> Survey:
     """Read a processed year written by :func:`write_processed` back into a :class:`Survey`."""
-    folder = Path(folder)
+    from ..paths import resolve
+
+    folder = resolve(folder)
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{folder} holds no processed survey (no manifest.json); run `satisfaction ingest` first")
@@ -175,8 +116,10 @@ def read_processed(folder: str | Path, codebook: Codebook | str | Path) -> Surve
 
 
 def ingest(year: int, *, raw_root: str | Path, out_root: str | Path, codebook: Codebook | str | Path,
-           strict: bool = True, progress: bool = False, allow_unreadable: bool = False) -> tuple[Survey, Path]:
-    """Read ``<raw_root>/<year>/``, validate it and write ``<out_root>/<year>/`` atomically."""
+           strict: bool = True, progress: bool = False, allow_unreadable: bool = False,
+           wait: float = 0.0) -> tuple[Survey, Path]:
+    """Read ``<raw_root>/<year>/``, validate it and write ``<out_root>/<year>/`` atomically (under
+    the folder's lock; ``wait`` seconds for another run writing it, else refused)."""
     cb = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
     folder = Path(raw_root) / str(year)
     if not folder.is_dir():
@@ -184,7 +127,7 @@ def ingest(year: int, *, raw_root: str | Path, out_root: str | Path, codebook: C
     survey = load_survey(folder, cb, strict=strict, year=year, relative_to=Path(raw_root), progress=progress,
                          allow_unreadable=allow_unreadable)
     codebook_name = _display_name(Path(cb.path), Path(raw_root))
-    out = write_processed(survey, Path(out_root) / str(year), year=year, codebook_path=codebook_name)
+    out = write_processed(survey, Path(out_root) / str(year), year=year, codebook_path=codebook_name, wait=wait)
     return survey, out
 
 

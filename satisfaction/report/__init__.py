@@ -6,15 +6,16 @@ Modules: :mod:`.annual` (the content), :mod:`.display` (tables and figures in th
 
 :class:`AnnualReport` computes everything the notebook shows (so it is tested like any other
 function); the notebook ``notebooks/annual_report.ipynb`` only displays it. :func:`run_report`
-executes the notebook with papermill and writes ``reports/<year>/<region>/``:
+executes the notebook with papermill and publishes ``reports/<year>/<region>/<lang>/``:
 
-* ``report.html`` — the notebook rendered without code, figures embedded;
-* ``annual_report.ipynb`` — the executed notebook;
-* ``tables.xlsx`` and one CSV per table (UTF-8 with BOM, so Excel shows the Chinese);
-* ``figures/*.png``.
+* ``report.html`` — the report as one page (our own template: contents, anchors, print and phone CSS);
+* ``report.pdf`` — the same page printed on A4 by a headless browser;
+* ``report.ipynb`` — the notebook of the report's outputs;
+* ``tables.xlsx`` (a 说明 sheet first) and ``tables/*.csv`` (numbers unrounded, UTF-8 with BOM);
+* ``figures/*.png`` (200 dpi) and ``figures/*.svg``; ``report.json`` (sections, outputs' SHA-256).
 
-The folder is built in a staging folder and swapped in only when everything succeeded: a failed
-run leaves the previous report untouched.
+Every way of running the notebook goes through :mod:`.publish`: the folder is built outside the
+published tree and swapped in atomically only when everything succeeded, under a lock.
 """
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ import importlib
 # (``satisfaction.report.labels``) without importing the whole report
 _WHERE = {
     "AnnualReport": "annual", "NOTEBOOK": "annual", "RANK_DRAWS": "annual", "REPLICATES": "annual",
-    "SENSITIVITY_DRAWS": "annual", "STAGING_ENV": "annual",
-    "show_figure": "display", "show_table": "display", "show_section": "display", "ReportContext": "context",
-    "embedded_images": "publish", "notebook_to_html": "publish", "run_report": "publish",
+    "SENSITIVITY_DRAWS": "annual",
+    "show_figure": "display", "show_table": "display", "show_section": "display", "report_notebook": "display",
+    "ReportContext": "context", "PARAMETERS": "publish", "embedded_images": "publish", "finish_report": "publish",
+    "open_report": "publish", "run_report": "publish", "write_outputs": "publish",
 }
 
 __all__ = sorted(_WHERE)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import os
 from functools import cached_property
 from pathlib import Path
 
@@ -19,17 +17,15 @@ from . import plotting
 from ..codebook import Codebook
 from ..drivers import QUADRANTS, importance_performance
 from ..index import city_flags, pls_index, unit_item_means
-from ..ingest import atomic_write_bytes, xlsx_bytes
 from ..survey.weighting import replicate_design
 from .context import LEVEL, RANK_DRAWS, REPLICATES, SENSITIVITY_DRAWS, ReportContext
 from .labels import check_lang, t
 from .sections import SECTIONS
 from .sections.base import Figure, Markdown, Table, section_number
 
-STAGING_ENV = "SATISFACTION_REPORT_STAGING"
 NOTEBOOK = "annual_report.ipynb"
 
-__all__ = ["AnnualReport", "LEVEL", "NOTEBOOK", "RANK_DRAWS", "REPLICATES", "SENSITIVITY_DRAWS", "STAGING_ENV"]
+__all__ = ["AnnualReport", "LEVEL", "NOTEBOOK", "RANK_DRAWS", "REPLICATES", "SENSITIVITY_DRAWS"]
 
 
 class AnnualReport:
@@ -170,12 +166,18 @@ class AnnualReport:
         analysed = set(self.drivers.loc[self.drivers["importance"].notna(), "city"])
         return [c for c in self.ctx.scores["city"] if c in analysed]
 
+    def _drivers_plot_args(self) -> dict:
+        return {"units": self.drivers_figure_units(), "names": {c: self.city(c) for c in self.ctx.scores["city"]},
+                "quadrant_names": [QUADRANTS[self.lang][k] for k in ("concentrate", "keep", "low", "overkill")],
+                "xlabel": self.t("fig_ipa_x"), "ylabel": self.t("fig_ipa_y")}
+
     def drivers_figure(self):
-        names = {c: self.city(c) for c in self.ctx.scores["city"]}
-        quadrants = [QUADRANTS[self.lang][k] for k in ("concentrate", "keep", "low", "overkill")]
-        return plotting.quadrant_grid(self.drivers, units=self.drivers_figure_units(), names=names, quadrant_names=quadrants,
-                                      title=self.t("fig_ipa_title", year=self.year), xlabel=self.t("fig_ipa_x"),
-                                      ylabel=self.t("fig_ipa_y"))
+        """The importance–performance small multiples on one figure (print, the figures folder)."""
+        return plotting.quadrant_grid(self.drivers, title=self.t("fig_ipa_title", year=self.year), **self._drivers_plot_args())
+
+    def drivers_panels(self) -> list:
+        """The same charts one figure per city, on shared scales, each titled with the city's name."""
+        return plotting.quadrant_panels(self.drivers, **self._drivers_plot_args())
 
     def priorities(self) -> pd.DataFrame:
         """Per city (rank order): the indicators to concentrate on, most important first."""
@@ -251,33 +253,17 @@ class AnnualReport:
         return "\n\n".join(out)
 
     # ---- files ------------------------------------------------------------------------------------
-    def save_outputs(self, output_dir: str | Path) -> Path:
-        """Write the tables (one XLSX with a sheet per table, showing the report's rounding over the
-        unrounded numbers; one CSV per table with the unrounded numbers) and the figures (PNG).
-
-        When run by :func:`run_report`, files go to its staging folder instead, which replaces
-        ``output_dir`` only once the whole report has succeeded.
-        """
+    def save_outputs(self, folder: str | Path, *, pdf: bool = False) -> Path:
+        """Write the report's files (page, notebook, tables, figures; the PDF if asked) into ``folder``,
+        for exploring. Publishing — the folder derived from year, region and language, locked, swapped
+        in atomically — is :func:`satisfaction.report.publish.finish_report` (the notebook's last cell)."""
         from ..paths import resolve
+        from .publish import write_outputs
 
-        target = Path(os.environ.get(STAGING_ENV) or resolve(output_dir))
-        tables = self.tables()
-        sheets = {self.t(f"sheet_{k}") if f"sheet_{k}" in _sheet_keys(self.lang) else k: tb.data for k, tb in tables.items()}
-        formats = {self.t(f"sheet_{k}") if f"sheet_{k}" in _sheet_keys(self.lang) else k: tb.digits for k, tb in tables.items()}
-        atomic_write_bytes(target / "tables.xlsx", xlsx_bytes(sheets, digits=formats))
-        for name, tb in tables.items():
-            atomic_write_bytes(target / f"{name}.csv", tb.data.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
-        for name, fig in self.figures().items():
-            atomic_write_bytes(target / "figures" / f"{name}.png", plotting.figure_png(fig))
-        summary = {"year": self.year, "region": self.ctx.region, "lang": self.lang, "issued": self.issued.isoformat(),
-                   "sections": [h for h, _ in self.numbered()]}
-        atomic_write_bytes(target / "report.json", (json.dumps(summary, ensure_ascii=False, indent=2) + "\n").encode())
-        return target
+        folder = resolve(folder)
+        write_outputs(self, folder, pdf=pdf)
+        return folder
 
 
-def _sheet_keys(lang: str) -> set[str]:
-    from .labels import TEXT
-
-    return {k for k in TEXT[lang] if k.startswith("sheet_")}
 
 

@@ -7,6 +7,7 @@ TEXT = {
     "zh": {
         # ---- the page --------------------------------------------------------------------------------
         "report_title": "{year}年{region}消费者满意度测评报告",
+        "explore_only": "（浏览模式：未发布任何文件。发布请将参数 publish 设为 True，或运行 satisfaction report。）",
         "report_subtitle": "{year}年度 · 共 {n_cities} 个城市、{n} 份有效问卷",
         "report_issued": "发布单位：{issuer}　　发布日期：{date}",
         "none": "无", "yes": "是", "no": "否", "province_row": "全区",
@@ -135,6 +136,7 @@ TEXT = {
     },
     "en": {
         "report_title": "{region}: consumer satisfaction evaluation, {year}",
+        "explore_only": "(Exploring: nothing was published. To publish, set the parameter publish = True, or run satisfaction report.)",
         "report_subtitle": "{year} · {n_cities} cities, {n} valid interviews",
         "report_issued": "Issued by {issuer}, {date}",
         "none": "none", "yes": "yes", "no": "no", "province_row": "Province",

@@ -1,141 +1,408 @@
-"""Running the report notebook with papermill and publishing its folder atomically."""
+"""One publishing path for the annual report, whoever runs the notebook.
+
+``satisfaction report``, a plain ``papermill`` run (cron), Airflow's ``PapermillOperator`` and
+JupyterLab all execute ``annual_report.ipynb``, and the notebook does the same three things in each:
+
+1. :func:`open_report` (its first cell) checks the parameters — an unknown name (``-p yaer 2024``) or
+   a value of the wrong type is refused before any work — finds the project, derives the output
+   folder ``reports/<year>/<region>/<lang>/`` from the parameters (there is no output parameter to get
+   wrong) and, when publishing, takes that folder's lock;
+2. the sections are shown;
+3. :func:`finish_report` (its last cell), when publishing, writes every output — ``report.html``,
+   ``report.pdf``, ``report.ipynb``, ``tables.xlsx``, ``tables/*.csv``, ``figures/*.png|svg``,
+   ``report.json`` — into a staging folder outside the published tree and swaps it in atomically
+   (:mod:`satisfaction.ingest.swap`). In JupyterLab ``publish`` is False: the notebook explores and
+   writes nothing.
+
+:func:`run_report` (``satisfaction report``) runs the notebook with papermill with ``publish=True``;
+when the notebook stops it keeps the partial notebook under ``reports/failed/`` and raises one
+error carrying the notebook's own message and exit code (bad input stays bad input).
+"""
 from __future__ import annotations
 
-import base64
+import ast
 import datetime as dt
+import hashlib
+import json
 import os
-import re
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import nbformat
+from ..errors import AnalysisError, ExitCode, PublishError, SatisfactionError, UsageError
+from ..ingest.swap import Publication
+from .labels import LANGS
 
-from ..codebook import load_codebook
-from ..ingest import atomic_write_bytes, replace_dir_atomically
-from ..paths import notebooks_dir, processed_dir, project_root, reports_dir
-from .annual import NOTEBOOK, REPLICATES, SENSITIVITY_DRAWS, STAGING_ENV
-from .labels import check_lang, t
-
-
-
-_CSS = """
-<style>
-  body, .jp-Notebook { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
-                       "WenQuanYi Zen Hei", "Helvetica Neue", Arial, sans-serif; }
-  .jp-Notebook { max-width: 1100px; margin: 0 auto; }
-  table.dataframe { border-collapse: collapse; font-size: 14px; }
-  table.dataframe th, table.dataframe td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }
-  table.dataframe th { background: #f3f6fa; }
-  /* a wide table scrolls sideways on a phone instead of wrapping a city name letter by letter */
-  table.dataframe { display: block; max-width: 100%; overflow-x: auto; }
-  table.dataframe th, table.dataframe td { white-space: nowrap; }
-  img { max-width: 100%; height: auto; }
-  @page { size: A4 landscape; margin: 12mm; }
-  @media print {
-    table.dataframe { display: table; font-size: 9px; width: 100%; }
-    table.dataframe th, table.dataframe td { white-space: normal; padding: 2px 4px; }
-    table.dataframe, img { page-break-inside: avoid; break-inside: avoid; }
-    h2, h3 { page-break-after: avoid; break-after: avoid; }
-    .jp-Notebook { max-width: none; }
-  }
-</style>
-"""
+NOTEBOOK = "annual_report.ipynb"
+#: Fault points inside the writing of the outputs, in order (the swap's own follow: FAULT_STEPS).
+OUTPUT_STEPS = ("tables", "figures", "html", "pdf")
+FAILED = "failed"
 
 
-def notebook_to_html(notebook: str | Path | nbformat.NotebookNode, *, lang: str = "zh", title: str | None = None) -> str:
-    """Render an executed notebook as a self-contained HTML page without code.
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: str          # "int", "str", "bool", "float", "date"
+    default: Any
+    help: str
+    optional: bool = False
 
-    Inputs, prompts, stderr streams and cells tagged ``remove`` are left out; images are embedded as data URIs; no script is
-    loaded from the network.
+
+#: The notebook's parameters: the parameters cell declares exactly these (a test checks it).
+PARAMETERS = {p.name: p for p in (
+    Parameter("year", "int", 2024, "survey year: reads data/processed/<year>/, publishes reports/<year>/<region>/<lang>/"),
+    Parameter("region", "str", None, "region code; None: the codebook's region", optional=True),
+    Parameter("lang", "str", "zh", 'report language: "zh" or "en"'),
+    Parameter("publish", "bool", False, "True: publish the report (cron, Airflow); False: explore, write nothing"),
+    Parameter("project", "str", None, "project folder; None: SATISFACTION_HOME, else the folder holding "
+                                      "data/raw/codebook.yaml at or above the working folder", optional=True),
+    Parameter("replicates", "int", 500, "re-raked bootstrap replicates"),
+    Parameter("draws", "int", 1000, "Monte Carlo draws of the rank uncertainty (sampling × method)"),
+    Parameter("seed", "int", None, "seed of every random step; None: the year", optional=True),
+    Parameter("issued", "date", None, "date of issue YYYY-MM-DD; None: today", optional=True),
+    Parameter("pdf", "bool", True, "also print report.pdf with a headless browser"),
+    Parameter("wait", "float", 0.0, "seconds to wait for another run publishing the same folder; 0: refuse at once"),
+)}
+
+
+def _coerce(p: Parameter, value: Any) -> Any:
+    """The value as the parameter's type, or a :class:`UsageError` naming parameter, value and rule."""
+    def bad(rule: str):
+        return UsageError(f"parameter {p.name!r}: {value!r} is not {rule} ({p.help})")
+
+    if value is None or (p.optional and value == ""):
+        if p.optional:
+            return None
+        raise bad(f"a {p.kind} (it has no empty value)")
+    if p.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise bad("True or False")
+    if p.kind == "int":
+        if isinstance(value, bool):
+            raise bad("a whole number")
+        try:
+            number = int(str(value).strip()) if not isinstance(value, (int, float)) else value
+        except ValueError:
+            raise bad("a whole number") from None
+        if number != int(number):
+            raise bad("a whole number")
+        number = int(number)
+        if p.name in ("replicates", "draws") and number < 2:
+            raise bad("a whole number of at least 2")
+        if p.name == "year" and not 1900 <= number <= 2999:
+            raise bad("a four-digit year")
+        return number
+    if p.kind == "float":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise bad("a number") from None
+        if number < 0:
+            raise bad("a number of seconds ≥ 0")
+        return number
+    if p.kind == "date":
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise bad("a date written YYYY-MM-DD") from None
+    text = str(value)
+    if p.name == "lang" and text not in LANGS:
+        raise bad(" or ".join(repr(x) for x in LANGS))
+    return text
+
+
+def check_parameters(values: dict[str, Any], *, injected: list[str] = ()) -> dict[str, Any]:
+    """Every parameter with its checked value. ``injected`` are the names a run set (papermill's
+    injected cell, the command line): a name that is not a parameter is refused, with the list."""
+    unknown = [n for n in injected if n not in PARAMETERS]
+    if unknown:
+        known = ", ".join(f"{p.name} ({p.kind})" for p in PARAMETERS.values())
+        raise UsageError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                         f"the report notebook takes: {known}. Nothing was run")
+    return {name: _coerce(p, values.get(name, p.default)) for name, p in PARAMETERS.items()}
+
+
+def _injected_names(namespace: dict) -> list[str]:
+    """Names assigned by papermill's injected-parameters cell (its source starts with ``# Parameters``),
+    read from IPython's input history."""
+    for source in reversed(namespace.get("In") or []):
+        if source.lstrip().startswith("# Parameters"):
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return []
+            return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+                    if isinstance(t, ast.Name)]
+    return []
+
+
+@dataclass
+class ReportRun:
+    """Where a run reads and publishes, derived from its checked parameters."""
+
+    params: dict
+    root: Path
+    codebook: Path
+    processed: Path
+    reports: Path
+    region: str
+    target: Path
+    publication: Publication | None = None
+    outputs: dict = field(default_factory=dict)
+
+    @classmethod
+    def plan(cls, params: dict, *, processed_root: str | Path | None = None, reports_root: str | Path | None = None,
+             codebook: str | Path | None = None) -> "ReportRun":
+        from ..codebook import load_codebook
+        from ..paths import project_root
+
+        root = project_root(params.get("project"))
+        cb_path = Path(codebook) if codebook else root / "data" / "raw" / "codebook.yaml"
+        cb_path = cb_path if cb_path.is_absolute() else root / cb_path
+        cb = load_codebook(cb_path)
+        region = params.get("region") or cb.region["code"]
+        if region != cb.region["code"]:
+            raise UsageError(f"parameter 'region': {region!r} is not the codebook's region {cb.region['code']!r} ({cb_path})")
+        processed = Path(processed_root) if processed_root else root / "data" / "processed"
+        processed = processed if processed.is_absolute() else root / processed
+        reports = Path(reports_root) if reports_root else root / "reports"
+        reports = reports if reports.is_absolute() else root / reports
+        year = params["year"]
+        manifest = processed / str(year) / "manifest.json"
+        if not manifest.is_file():
+            raise FileNotFoundError(f"no processed data for {year} in {processed}; run `satisfaction ingest --year {year}` first")
+        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("year")
+        if recorded is not None and int(recorded) != year:
+            raise UsageError(f"{manifest} holds the year {recorded}, not {year}: the processed folder and the "
+                             f"parameter 'year' disagree; nothing was run")
+        target = reports / str(year) / region / params["lang"]
+        return cls(params, root, cb_path, processed, reports, region, target)
+
+    @property
+    def key(self) -> str:
+        return "-".join((str(self.params["year"]), self.region, self.params["lang"]))
+
+    def relative(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def open_report(namespace: dict | None = None, **overrides):
+    """The notebook's first cell: check the parameters, plan the run, lock the folder when
+    publishing, and build the :class:`~satisfaction.report.AnnualReport` (its heading shown).
+
+    ``namespace`` is the notebook's ``globals()``; keyword arguments override it (for use from code).
     """
-    from nbconvert import HTMLExporter
+    from IPython.display import Markdown, display
 
-    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(str(notebook), as_version=4)
-    nb = nbformat.from_dict(nb)
-    nb.cells = [c for c in nb.cells if "remove" not in c.get("metadata", {}).get("tags", [])]
-    for cell in nb.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
-    exporter.mathjax_url = ""
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or "report"}})
-    # The report needs no script: drop them all (the template's MathJax and Mermaid loaders would
-    # otherwise fetch code from the network when the page is opened).
-    body = re.sub(r"<script\b[^>]*>.*?</script>", "", body, flags=re.S)
-    body = re.sub(r"<html>|<html lang=\"[^\"]*\">", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', body, count=1)
-    body = body.replace("</head>", _CSS + "</head>", 1)
-    return body
+    from .annual import AnnualReport
 
-
-def _relative(path: Path, root: Path) -> str:
+    namespace = dict(namespace or {})
+    values = {name: namespace[name] for name in PARAMETERS if name in namespace}
+    values.update(overrides)
+    params = check_parameters(values, injected=_injected_names(namespace))
+    run = ReportRun.plan(params, processed_root=os.environ.get(_PROCESSED_ENV) or None,
+                         reports_root=os.environ.get(_REPORTS_ENV) or None,
+                         codebook=os.environ.get(_CODEBOOK_ENV) or None)
+    if params["publish"]:
+        run.publication = Publication(run.target, root=run.reports, wait=params["wait"]).open()
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+        report = AnnualReport(params["year"], processed_dir=run.processed, codebook=run.codebook, region=run.region,
+                              lang=params["lang"], replicates=params["replicates"], draws=params["draws"],
+                              seed=params["seed"], issued=params["issued"])
+    except BaseException:
+        if run.publication is not None:
+            run.publication.close()
+        raise
+    report.run = run
+    display(Markdown(report.heading_markdown()))
+    return report
 
 
-def run_report(year: int, *, region: str | None = None, lang: str = "zh", processed_root: str | Path | None = None,
-               output_root: str | Path | None = None, codebook: str | Path | None = None,
-               notebook: str | Path | None = None, progress: bool = True, replicates: int | None = None,
-               draws: int | None = None, seed: int | None = None, issued: str | None = None) -> Path:
-    """Execute the annual-report notebook with papermill and publish ``<output_root>/<year>/<region>/``.
+# run_report passes its folder overrides (--processed-dir, --out-dir, --codebook) to the kernel
+_PROCESSED_ENV = "SATISFACTION_PROCESSED_DIR"
+_REPORTS_ENV = "SATISFACTION_REPORTS_DIR"
+_CODEBOOK_ENV = "SATISFACTION_CODEBOOK"
 
-    ``replicates``, ``draws`` and ``seed`` are the analysis settings (defaults: the report's
-    constants and the year); ``issued`` the date of issue (default today).
 
-    Returns the folder written. Raises (and leaves any earlier report in place) if the notebook fails.
+def write_outputs(report, folder: Path, *, pdf: bool = True) -> dict[str, str]:
+    """Write every output of the report into ``folder``; returns file → SHA-256 (also in
+    ``report.json``, so a published folder can be checked complete). Fault points (see
+    :mod:`satisfaction.ingest.swap`): :data:`OUTPUT_STEPS`."""
+    from ..ingest import atomic_write_bytes
+    from ..ingest.swap import fault_point
+    from .display import rendered, report_notebook
+    from .html import render_html
+    from .workbook import report_csvs, report_workbook
+
+    import nbformat
+
+    files: dict[str, bytes] = {"tables.xlsx": report_workbook(report)}
+    for name, blob in report_csvs(report).items():
+        files[f"tables/{name}"] = blob
+    _write(folder, files)
+    fault_point("tables")
+    figures = {}
+    for name, fig in report.figures().items():
+        figures[f"figures/{name}.png"] = rendered(fig, "png")
+        figures[f"figures/{name}.svg"] = rendered(fig, "svg")
+    _write(folder, figures)
+    fault_point("figures")
+    nb = report_notebook(report)
+    page = {"report.ipynb": nbformat.writes(nb).encode("utf-8"),
+            "report.html": render_html(nb, lang=report.lang, title=report.title).encode("utf-8")}
+    _write(folder, page)
+    fault_point("html")
+    files.update(figures)
+    files.update(page)
+    if pdf:
+        from .browser import print_pdf
+
+        try:
+            print_pdf(folder / "report.html", folder / "report.pdf")
+        except SatisfactionError as exc:
+            raise PublishError(f"cannot print report.pdf: {exc}") from exc
+        files["report.pdf"] = (folder / "report.pdf").read_bytes()
+        fault_point("pdf")
+    hashes = {name: hashlib.sha256(blob).hexdigest() for name, blob in sorted(files.items())}
+    summary = {"year": report.year, "region": report.ctx.region, "lang": report.lang, "issued": report.issued.isoformat(),
+               "sections": [h for h, _ in report.numbered()], "outputs": hashes}
+    atomic_write_bytes(folder / "report.json", (json.dumps(summary, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    return hashes
+
+
+def _write(folder: Path, files: dict[str, bytes]) -> None:
+    from ..ingest import atomic_write_bytes
+
+    for name, blob in files.items():
+        atomic_write_bytes(folder / name, blob)
+
+
+def finish_report(report) -> Path | None:
+    """The notebook's last cell: when publishing, write every output into the staging folder and
+    swap it in; otherwise say that nothing was published. Returns the published folder or None."""
+    from IPython.display import Markdown, display
+
+    run = getattr(report, "run", None)
+    if run is None or run.publication is None:
+        display(Markdown(report.t("explore_only")))
+        return None
+    pub = run.publication
+    try:
+        write_outputs(report, pub.staging, pdf=run.params["pdf"])
+        folder = pub.commit()
+    finally:
+        pub.close()
+    failed = run.reports / FAILED / f"{run.key}.ipynb"
+    failed.unlink(missing_ok=True)
+    print(f"published {run.relative(folder)}/ (report.html, report.pdf, tables.xlsx, figures)")
+    return folder
+
+
+# ---- satisfaction report: the notebook run by papermill ------------------------------------------------
+
+class NotebookFailed(SatisfactionError):
+    """The report notebook stopped. Carries the notebook's own message and the exit code of the error
+    it raised (bad input stays bad input), and where its partial notebook was kept."""
+
+    def __init__(self, message: str, exit_code: int, kept: Path | None):
+        self.exit_code = exit_code
+        self.kept = kept
+        super().__init__(message)
+
+
+def _exit_code_of(ename: str) -> int:
+    """The exit code of an exception raised inside the kernel, found by its class name."""
+    if ename == "FileNotFoundError":
+        return ExitCode.BAD_INPUT
+    seen, todo = {}, [SatisfactionError]
+    while todo:
+        cls = todo.pop()
+        seen.setdefault(cls.__name__, cls)
+        todo.extend(cls.__subclasses__())
+    cls = seen.get(ename)
+    return int(getattr(cls, "exit_code", ExitCode.BAD_INPUT)) if cls else int(ExitCode.ANALYSIS_FAILED)
+
+
+def run_report(year: int, *, region: str | None = None, lang: str = "zh", project: str | Path | None = None,
+               processed_root: str | Path | None = None, output_root: str | Path | None = None,
+               codebook: str | Path | None = None, notebook: str | Path | None = None, progress: bool = True,
+               replicates: int | None = None, draws: int | None = None, seed: int | None = None,
+               issued: str | None = None, pdf: bool = True, wait: float = 0.0) -> Path:
+    """Execute the annual-report notebook with papermill (``publish=True``) and return the folder it
+    published, ``<reports>/<year>/<region>/<lang>/``.
+
+    The parameters are checked and the folders planned here first, so a bad call is refused before a
+    kernel starts. If the notebook stops, the previous report is untouched, the partial notebook is
+    kept as ``<reports>/failed/<year>-<region>-<lang>.ipynb`` and :class:`NotebookFailed` carries the
+    notebook's message and exit code.
     """
     import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
 
     from ..kernel import ensure_kernel
+    from ..paths import notebook_path
 
-    check_lang(lang)
-    root = project_root()
-    codebook = Path(codebook) if codebook else root / "data" / "raw" / "codebook.yaml"
-    cb = load_codebook(codebook)
-    region = region or cb.region["code"]
-    processed_root = Path(processed_root) if processed_root else processed_dir()
-    output_root = Path(output_root) if output_root else reports_dir()
-    notebook = Path(notebook) if notebook else notebooks_dir() / NOTEBOOK
-    if not (processed_root / str(year) / "manifest.json").is_file():
-        raise FileNotFoundError(f"no processed data for {year} in {processed_root}; run `satisfaction ingest --year {year}` first")
-    target = output_root / str(year) / region
-    parameters = {
-        "year": int(year), "region": region, "lang": lang,
-        "processed_dir": _relative(processed_root, root), "codebook_path": _relative(codebook, root),
-        "output_dir": _relative(target, root),
-        "replicates": int(replicates or REPLICATES), "draws": int(draws or SENSITIVITY_DRAWS),
-        "seed": None if seed is None else int(seed),
-        "issued": str(issued) if issued else dt.date.today().isoformat(),
-    }
+    values = {"year": year, "region": region, "lang": lang, "publish": True,
+              "project": str(project) if project else None,
+              "replicates": replicates or PARAMETERS["replicates"].default,
+              "draws": draws or PARAMETERS["draws"].default, "seed": seed, "issued": issued, "pdf": pdf, "wait": wait}
+    params = check_parameters(values)
+    run = ReportRun.plan(params, processed_root=processed_root, reports_root=output_root, codebook=codebook)
+    notebook = Path(notebook) if notebook else notebook_path(NOTEBOOK, run.root)
     kernel = ensure_kernel()
-
-    def build(staging: Path) -> None:
-        executed = staging / NOTEBOOK
-        previous = os.environ.get(STAGING_ENV)
-        os.environ[STAGING_ENV] = str(staging.resolve())
-        try:
-            pm.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=kernel,
-                                cwd=str(root), progress_bar=progress, report_mode=False)
-        finally:
-            if previous is None:
-                os.environ.pop(STAGING_ENV, None)
+    runs = run.reports / STAGING_RUNS
+    runs.mkdir(parents=True, exist_ok=True)
+    executed = runs / f"{run.key}-{os.getpid()}.ipynb"
+    env = {_PROCESSED_ENV: str(run.processed), _REPORTS_ENV: str(run.reports), _CODEBOOK_ENV: str(run.codebook)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    params = dict(params, project=str(run.root), region=run.region)
+    try:
+        pm.execute_notebook(str(notebook), str(executed), parameters=params, kernel_name=kernel, cwd=str(run.root),
+                            progress_bar=progress, report_mode=False)
+    except Exception as exc:  # the notebook raised, or its kernel died
+        kept = run.reports / FAILED / f"{run.key}.ipynb"
+        if executed.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(executed, kept)
+        where = f"partial notebook: {run.relative(kept)}" if kept.exists() else "no notebook was written"
+        if isinstance(exc, PapermillExecutionError):
+            message = str(exc.evalue).strip() or exc.ename
+            raise NotebookFailed(f"{message} [report notebook stopped in cell {exc.exec_count} with {exc.ename}; "
+                                 f"{where}]", _exit_code_of(exc.ename), kept) from None
+        raise NotebookFailed(f"the report notebook did not finish: {type(exc).__name__}: {exc} [{where}]",
+                             ExitCode.ANALYSIS_FAILED, kept) from exc
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
             else:
-                os.environ[STAGING_ENV] = previous
-        nb = nbformat.read(str(executed), as_version=4)
-        nb.metadata.setdefault("papermill", {})
-        nb.metadata["papermill"]["input_path"] = _relative(notebook, root)
-        nb.metadata["papermill"]["output_path"] = _relative(target / NOTEBOOK, root)
-        for cell in nb.cells:  # papermill gives the cell it injects a random id: a fixed one keeps runs identical
-            if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-                cell["id"] = "injected-parameters"
-        nbformat.write(nb, str(executed))
-        title = t("report_title", lang, year=year, region=cb.region["en" if lang == "en" else "zh"])
-        atomic_write_bytes(staging / "report.html", notebook_to_html(nb, lang=lang, title=title).encode("utf-8"))
+                os.environ[k] = v
+        if executed.exists():
+            executed.unlink()
+        try:
+            runs.rmdir()  # only when empty: another run's notebook may be in it
+        except OSError:
+            pass
+    return run.target
 
-    return replace_dir_atomically(build, target)
+
+STAGING_RUNS = ".runs"
 
 
 def embedded_images(html: str) -> list[bytes]:
     """The PNG images embedded in a report page (for checks)."""
+    import base64
+    import re
+
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
