@@ -373,8 +373,21 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     configure(args.log_format)
-    if args.project:
+    home = os.environ.get("SATISFACTION_HOME")
+    if args.project:  # for this command only (and the notebook kernel it starts)
         os.environ["SATISFACTION_HOME"] = str(Path(args.project).expanduser().resolve())
+    try:
+        return _run(args)
+    finally:
+        if home is None:
+            os.environ.pop("SATISFACTION_HOME", None)
+        else:
+            os.environ["SATISFACTION_HOME"] = home
+
+
+def _run(args) -> int:
+    from .errors import SatisfactionError, ValidationError
+
     if getattr(args, "seed", 0) is None and args.command == "synth":
         from .synth import DEFAULT_SEED
 

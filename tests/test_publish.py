@@ -21,7 +21,7 @@ from satisfaction.errors import ExitCode, PublishError, UsageError
 from satisfaction.ingest.swap import FALLBACK_STEPS, FAULT_ENV, FAULT_STEPS, SWAP_ENV, Publication, replace_dir_atomically
 from satisfaction.report.publish import (OUTPUT_STEPS, PARAMETERS, check_parameters, finish_report, open_report,
                                          write_outputs)
-from conftest import CODEBOOK, REPORT_SETTINGS, ROOT, make_project, write_csv
+from conftest import CODEBOOK, REPORT_SETTINGS, ROOT, make_project, papermill_command, write_csv
 
 PY = sys.executable
 BIN = Path(PY).parent
@@ -251,38 +251,34 @@ def test_parameters_are_checked_before_any_work():
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, processed_years):
-    return make_project(tmp_path_factory.mktemp("project"), processed_years)
+def project(published):
+    return published.parents[3]
 
 
 def _papermill(project, out, *params, env=None):
-    args = [str(BIN / "papermill"), str(ROOT / "notebooks" / "annual_report.ipynb"), str(out), "-k", "satisfaction",
-            "--no-progress-bar"]
-    for name, value in params:
-        args += ["-p", name, str(value)]
-    return subprocess.run(args, cwd=project, capture_output=True, text=True, env={**os.environ, **(env or {})})
-
-
+    return subprocess.run(papermill_command(project, out, **dict(params)), cwd=project, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
 
 
 LIGHT = (("replicates", 20), ("draws", 20))
 
 
 @pytest.fixture(scope="module")
-def papermill_runs(project, tmp_path_factory):
-    """The notebook run by papermill directly, as cron and Airflow run it: two years, two languages
-    (light analysis settings: what is tested here is where and how the report is published)."""
-    work = tmp_path_factory.mktemp("runs")
-    runs = {}
-    for year, lang, issued in ((2023, "en", "2024-03-15"), (2024, "zh", "2025-03-15")):
-        done = _papermill(project, work / f"{year}-{lang}.ipynb", ("year", year), ("lang", lang), ("publish", True),
-                          ("issued", issued), *LIGHT)
-        assert done.returncode == 0, done.stderr[-3000:]
-        runs[(year, lang)] = project / "reports" / str(year) / "guangxi" / lang
-    return runs
+def papermill_runs(request, tmp_path_factory, processed_years):
+    """The notebook run by papermill directly, as cron and Airflow run it: two years, two languages —
+    2024 in Chinese (the session's published report) and, at the same time in a second project,
+    2023 in English at light settings."""
+    other = make_project(tmp_path_factory.mktemp("project-2023"), processed_years)
+    params = {"year": 2023, "lang": "en", "publish": True, "issued": "2024-03-15", **dict(LIGHT)}
+    background = subprocess.Popen(papermill_command(other, other.parent / "2023-en.ipynb", **params), cwd=other,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    published = request.getfixturevalue("published")
+    _, err = background.communicate()
+    assert background.returncode == 0, err[-3000:]
+    return {(2023, "en"): other / "reports" / "2023" / "guangxi" / "en", (2024, "zh"): published}
 
 
-def test_papermill_runs_land_in_their_own_folders(papermill_runs, project):
+def test_papermill_runs_land_in_their_own_folders(papermill_runs):
     for (year, lang), folder in papermill_runs.items():
         summary = json.loads((folder / "report.json").read_text(encoding="utf-8"))
         assert (summary["year"], summary["lang"]) == (year, lang)
@@ -292,9 +288,10 @@ def test_papermill_runs_land_in_their_own_folders(papermill_runs, project):
         for name, digest in summary["outputs"].items():
             assert hashlib.sha256(files[name]).hexdigest() == digest, name
         assert files["report.pdf"].startswith(b"%PDF")
-    published = sorted(p.relative_to(project / "reports").as_posix() for p in (project / "reports").glob("*/*/*"))
-    assert published == ["2023/guangxi/en", "2024/guangxi/zh"]
-    assert leftovers(project / "reports", set(published)) == []
+        reports = folder.parents[2]
+        published = sorted(p.relative_to(reports).as_posix() for p in reports.glob("*/*/*"))
+        assert published == [f"{year}/guangxi/{lang}"]
+        assert leftovers(reports, set(published)) == []
 
 
 @pytest.mark.parametrize("params, message", [
