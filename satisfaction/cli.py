@@ -114,8 +114,9 @@ Lay out a new project folder: data/raw/codebook.yaml (the demo codebook, to edit
 data/raw/, data/processed/, reports/, a README and a .gitignore. With --demo, also the demo survey
 (14 cities, 2019-2024) and its population margins, so that a report can be made at once.
 
-example:
+examples:
   satisfaction init csi-2025 --demo
+  satisfaction init csi-2025 --demo --years 2023 2024
   cd csi-2025 && satisfaction ingest --year 2024 && satisfaction report --year 2024
 """
 
@@ -251,7 +252,7 @@ def cmd_report(args) -> int:
 def cmd_init(args) -> int:
     from .project import init_project
 
-    folder = init_project(args.folder, demo=args.demo)
+    folder = init_project(args.folder, demo=args.demo, years=args.years)
     log.info("created project %s%s", folder, " with the demo survey" if args.demo else "",
              extra={"event": "initialised", "path": str(folder)})
     print(f"created {folder}: edit data/raw/codebook.yaml, put each year's exports in data/raw/<year>/")
@@ -345,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="lay out a new project folder", description=INIT_HELP, formatter_class=fmt)
     p.add_argument("folder", metavar="DIR", help="folder to create (may exist, but must not hold a codebook yet)")
     p.add_argument("--demo", action="store_true", help="also write the demo survey and its population margins")
+    p.add_argument("--years", type=int, nargs="+", metavar="YEAR",
+                   help="with --demo: only these demo years (default: 2019-2024)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("synth", help="write the demo survey's raw files", description=SYNTH_HELP, formatter_class=fmt)

@@ -29,11 +29,23 @@ def kernel_installed(name: str = KERNEL_NAME) -> bool:
         spec.argv[0] == sys.executable or Path(spec.resource_dir).resolve().is_relative_to(Path(sys.prefix).resolve()))
 
 
+#: The kernel's own log (connection notices such as "running over TCP without encryption" on a
+#: local run) is kept to errors: it goes to the terminal of whoever runs a report, not into it.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 def install_kernel(name: str = KERNEL_NAME) -> str:
     """Register (or refresh) the kernel in ``sys.prefix``; returns its name."""
-    from ipykernel.kernelspec import install
+    import shutil
 
-    install(kernel_name=name, display_name=DISPLAY_NAME, prefix=sys.prefix)
+    from ipykernel.kernelspec import write_kernel_spec
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    folder = write_kernel_spec(overrides={"display_name": DISPLAY_NAME}, extra_arguments=KERNEL_ARGUMENTS)
+    try:
+        KernelSpecManager().install_kernel_spec(folder, name, prefix=sys.prefix, replace=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return name
 
 

@@ -3,7 +3,7 @@
 A project is a folder holding ``data/raw/codebook.yaml``; :mod:`satisfaction.paths` finds it. The new
 folder gets the demo codebook to edit, empty ``data/raw/``, ``data/processed/`` and ``reports/``
 folders, a README and a ``.gitignore`` for the outputs; with ``demo=True`` also the demo survey
-(14 cities, 2019-2024) and its population margins, so that ``satisfaction report`` runs at once.
+(14 cities, 2019-2024, or the ``years`` asked for) and its population margins, so that ``satisfaction report`` runs at once.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def demo_codebook_path() -> Path:
     return TEMPLATE / "codebook.yaml"
 
 
-def init_project(folder: str | Path, *, demo: bool = False, seed: int | None = None) -> Path:
+def init_project(folder: str | Path, *, demo: bool = False, seed: int | None = None, years=None) -> Path:
     """Create a project in ``folder`` (created if missing; refused if it already holds a codebook)."""
     folder = Path(folder).expanduser().resolve()
     if (folder / MARKER).exists():
@@ -35,5 +35,6 @@ def init_project(folder: str | Path, *, demo: bool = False, seed: int | None = N
     if demo:
         from .synth import DEFAULT_SEED, write_raw
 
-        write_raw(folder / "data" / "raw", seed=DEFAULT_SEED if seed is None else seed, codebook=folder / MARKER)
+        write_raw(folder / "data" / "raw", seed=DEFAULT_SEED if seed is None else seed, codebook=folder / MARKER,
+                  years=years)
     return folder

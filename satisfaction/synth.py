@@ -318,10 +318,12 @@ def raw_files(survey: SynthSurvey, codebook: Codebook) -> dict[str, bytes]:
     return files
 
 
-def write_raw(out_dir: str | Path, seed: int = DEFAULT_SEED, codebook: Codebook | str | Path | None = None) -> dict[str, str]:
-    """Write the demo's raw files under ``out_dir``; returns relative path → sha256."""
+def write_raw(out_dir: str | Path, seed: int = DEFAULT_SEED, codebook: Codebook | str | Path | None = None,
+              years=None) -> dict[str, str]:
+    """Write the demo's raw files under ``out_dir`` (every demo year, or ``years``); returns relative
+    path → sha256."""
     cb = codebook if isinstance(codebook, Codebook) else load_codebook(codebook or default_codebook_path())
-    files = raw_files(generate(seed, codebook=cb), cb)
+    files = raw_files(generate(seed, years=list(years) if years else YEARS, codebook=cb), cb)
     out_dir = Path(out_dir)
     hashes = {}
     for rel, blob in sorted(files.items()):

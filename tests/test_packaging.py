@@ -192,7 +192,7 @@ def test_installed_package_runs_a_project_outside_the_checkout(installed):
     kernel_before = kernel_json.read_bytes()
 
     project = tmp / "proj"
-    _ok(_run([cli, "init", project, "--demo"], env=env, cwd=workdir))
+    _ok(_run([cli, "init", project, "--demo", "--years", "2024"], env=env, cwd=workdir))
     assert (project / "data" / "raw" / "codebook.yaml").is_file()
     assert not (project / "data" / "raw" / "codebook.yaml").is_symlink()
     _ok(_run([cli, "--project", project, "ingest", "--year", YEAR, "--quiet"], env=env, cwd=elsewhere))
