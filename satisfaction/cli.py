@@ -199,7 +199,8 @@ def cmd_index(args) -> int:
 
     from .codebook import load_codebook
     from .index import city_flags, score_table, weighted_scores
-    from .ingest import atomic_write_bytes, read_processed, xlsx_bytes
+    from .ingest import atomic_write_bytes, read_processed
+    from .xlsx import workbook_bytes
     from .survey.weighting import survey_design
 
     cb = load_codebook(_root_path(args.codebook, "data", "raw", "codebook.yaml"))
@@ -229,7 +230,7 @@ def cmd_index(args) -> int:
     table = table.rename(columns={c: cb.label(c, lang) for c in [cb.tree.code, *[d.code for d in cb.dimensions]]})
     if args.out:
         out = Path(args.out)
-        blob = xlsx_bytes({"scores": table}) if out.suffix.lower() == ".xlsx" else table.to_csv(index=False).encode("utf-8-sig")
+        blob = workbook_bytes({"scores": table}) if out.suffix.lower() == ".xlsx" else table.to_csv(index=False).encode("utf-8-sig")
         atomic_write_bytes(out, blob)
         print(f"wrote {out}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):

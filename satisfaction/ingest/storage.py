@@ -41,13 +41,53 @@ def atomic_write_bytes(path: str | Path, blob: bytes) -> None:
 
 
 def xlsx_bytes(sheets: dict[str, pd.DataFrame], *, digits: dict[str, dict[str, int]] | None = None) -> bytes:
-    """XLSX bytes for one or more sheets (styled headers, widths, number formats; the same tables
-    always give the same bytes). ``digits`` (sheet → column → decimals) sets a number format, so a
-    cell shows the report's rounding while holding the unrounded value."""
-    from ..xlsx import workbook_bytes
+    """Plain XLSX bytes (as a field agency's export looks: no styles) that do not depend on the clock.
+    The demo survey's raw workbooks are written with it, byte for byte as committed; the report's
+    styled workbook is :func:`satisfaction.xlsx.workbook_bytes`.
 
-    formats = {sheet: {c: "0" if n == 0 else "0." + "0" * n for c, n in cols.items()} for sheet, cols in (digits or {}).items()}
-    return workbook_bytes(sheets, formats=formats)
+    openpyxl stamps the document properties and the zip entries with the current time; both are
+    pinned here so that the same tables always give the same bytes. ``digits`` (sheet → column →
+    decimals) sets a number format, so a cell shows the report's rounding while holding the
+    unrounded value.
+    """
+    import datetime as dt
+    import re
+    import zipfile
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, df in sheets.items():
+        ws = wb.create_sheet(title=name[:31])
+        ws.append([str(c) for c in df.columns])
+        for row in df.itertuples(index=False):
+            ws.append([None if (isinstance(v, float) and np.isnan(v)) or v is pd.NA else (v.item() if hasattr(v, "item") else v)
+                       for v in row])
+        for column, places in ((digits or {}).get(name) or {}).items():
+            if column in df.columns:
+                j = list(df.columns).index(column) + 1
+                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                    cell.number_format = "0" if places == 0 else "0." + "0" * places
+    fixed = dt.datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.creator = "satisfaction"
+    buf = io.BytesIO()
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
+                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">2000-01-01T00:00:00Z</dcterms:modified>', data)
+            entry = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            dst.writestr(entry, data)
+    return out.getvalue()
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
