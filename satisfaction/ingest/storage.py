@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -17,12 +16,7 @@ import pandas as pd
 from ..codebook import Codebook, load_codebook
 from ..errors import Problem
 from .survey import Survey, _display_name, load_survey
-from .swap import Publication, publishing, replace_dir_atomically
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+from .swap import Publication, _umask, publishing, replace_dir_atomically
 
 
 def atomic_write_bytes(path: str | Path, blob: bytes) -> None:
