@@ -5,7 +5,12 @@ published report.
     cb = sat.load_codebook("data/raw/codebook.yaml")
     survey = sat.load_survey(["data/raw/2024/agency_a_2024.csv"], cb)
 """
+import os as _os
 from importlib.metadata import PackageNotFoundError, version as _version
+
+# openpyxl serialises a workbook differently when lxml is installed (python-docx brings it): keep
+# its own writer, so that the same tables give the same workbook bytes whatever else is installed
+_os.environ.setdefault("OPENPYXL_LXML", "False")
 
 from . import synth
 from .codebook import Codebook, load_codebook

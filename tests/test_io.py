@@ -862,3 +862,17 @@ def test_lenient_mode_accounts_for_every_row(tmp_path, codebook, export, case):
     kept += "\n".join(str(p) for p in survey.problems)
     for secret in ("13812345678", "11010519491231002X", "张伟", "13912345678"):
         assert secret not in kept
+
+
+def test_plain_workbook_reads_back_when_openpyxl_uses_lxml():
+    """With lxml's serialiser (openpyxl's default when lxml is installed and nothing says otherwise) the
+    pinned document properties stay valid XML: the workbook reads back."""
+    import subprocess
+    import sys
+
+    code = ("import io, os, pandas as pd, openpyxl.xml as x; assert x.LXML; "
+            "from satisfaction.ingest.storage import xlsx_bytes; import openpyxl; "
+            "openpyxl.load_workbook(io.BytesIO(xlsx_bytes({'a': pd.DataFrame({'x': [1, 2]})})))")
+    env = {**os.environ, "OPENPYXL_LXML": "True"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]

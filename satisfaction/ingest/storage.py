@@ -75,8 +75,8 @@ def xlsx_bytes(sheets: dict[str, pd.DataFrame], *, digits: dict[str, dict[str, i
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
-                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">2000-01-01T00:00:00Z</dcterms:modified>', data)
+                data = re.sub(rb"<dcterms:modified([^>]*)>[^<]*</dcterms:modified>",
+                              rb"<dcterms:modified\1>2000-01-01T00:00:00Z</dcterms:modified>", data)
             entry = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o600 << 16
