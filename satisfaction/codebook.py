@@ -276,24 +276,33 @@ def _as_list(value: Any) -> list:
     return [value]
 
 
+def read_yaml_mapping(path: str | Path, error: type, rule: str = "top level must be a mapping"):
+    """A project's YAML file (the codebook, the targets): ``(resolved path, top-level mapping, bytes)``.
+    A relative path is looked up in the current folder, else the project root. A file that cannot
+    be read, is not UTF-8 YAML or is not a mapping raises ``error(path, [message])``; ``rule`` is
+    the message for the last."""
+    from .paths import resolve
+
+    path = resolve(path)
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise error(str(path), [f"cannot read file: {exc}"]) from exc
+    try:
+        raw = yaml.safe_load(blob.decode("utf-8-sig"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise error(str(path), [f"not valid UTF-8 YAML: {exc}"]) from exc
+    if not isinstance(raw, dict):
+        raise error(str(path), [rule if "{" not in rule else rule.format(type=type(raw).__name__)])
+    return path, raw, blob
+
+
 def load_codebook(path: str | Path) -> Codebook:
     """Read and validate a codebook YAML file.
 
     Raises :class:`satisfaction.errors.CodebookError` listing every problem, each naming the key.
     """
-    from .paths import resolve
-
-    path = resolve(path)  # relative: the current folder if it is there, else the project root
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise CodebookError(str(path), [f"cannot read file: {exc}"]) from exc
-    try:
-        raw = yaml.safe_load(blob.decode("utf-8-sig"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CodebookError(str(path), [f"not valid UTF-8 YAML: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise CodebookError(str(path), ["top level must be a mapping"])
+    path, raw, blob = read_yaml_mapping(path, CodebookError)
 
     errors: list[str] = []
     for key in ("scales", "items", "tree", "cities", "fields", "index"):

@@ -3,7 +3,8 @@
 A project is a folder holding ``data/raw/codebook.yaml``; :mod:`satisfaction.paths` finds it. The new
 folder gets the demo codebook to edit, empty ``data/raw/``, ``data/processed/`` and ``reports/``
 folders, a README and a ``.gitignore`` for the outputs; with ``demo=True`` also the demo survey
-(14 cities, 2019-2024, or the ``years`` asked for) and its population margins, so that ``satisfaction report`` runs at once.
+(14 cities, 2019-2024, or the ``years`` asked for), its population margins and the demo plan targets
+(``data/raw/targets.yaml``), so that ``satisfaction report`` runs at once.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def init_project(folder: str | Path, *, demo: bool = False, seed: int | None = N
     if demo:
         from .synth import DEFAULT_SEED, write_raw
 
+        shutil.copyfile(TEMPLATE / "targets.yaml", folder / "data" / "raw" / "targets.yaml")
         write_raw(folder / "data" / "raw", seed=DEFAULT_SEED if seed is None else seed, codebook=folder / MARKER,
                   years=years)
     return folder
