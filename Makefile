@@ -12,10 +12,11 @@ STAMP  := $(VENV)/.installed-stamp
 FONTS  := $(VENV)/.cjk-font-stamp
 BROWSER_STAMP := $(VENV)/.browser-stamp
 
-.PHONY: help install report ingest test benchmark demo-data lock clean
+.PHONY: help install report bulletins ingest test benchmark demo-data lock clean
 
 help:
 	@echo "make report      build .venv if needed, ingest the demo year ($(YEAR)) and write reports/$(YEAR)/"
+	@echo "make bulletins   every city's bulletin for the demo year, then the report linking them"
 	@echo "make test        build .venv if needed and run the whole test suite"
 	@echo "make ingest      validate data/raw/$(YEAR)/ (and every earlier year) into data/processed/"
 	@echo "make benchmark   run the scripts in benchmarks/"
@@ -73,6 +74,10 @@ ingest: install
 	done
 
 report: ingest
+	$(BIN)/satisfaction report --year $(YEAR) --lang $(LANG_REPORT)
+
+bulletins: ingest
+	$(BIN)/satisfaction report --year $(YEAR) --lang $(LANG_REPORT) --cities all
 	$(BIN)/satisfaction report --year $(YEAR) --lang $(LANG_REPORT)
 
 test: install

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ExitCode
+from .errors import ExitCode, UsageError
 
 EXIT_BAD_INPUT = int(ExitCode.BAD_INPUT)
 log = logging.getLogger("satisfaction")
@@ -102,11 +102,27 @@ recommendations), then the detail and a method appendix. Every interval is 95 %;
 difference is called significant only after Holm's adjustment; a rank only through the rank
 confidence sets.
 
+City bulletins (城市通报): with --cities, publish each city's own bulletin instead of the provincial
+report, one folder per city, OUT_DIR/YEAR/REGION/cities/LANG/CITY/: CITY.html, CITY.pdf (A4),
+CITY.docx (Word), CITY.ipynb, figures/ and bulletin.json. Each gives the city's index with its
+rank confidence set and tier, its change and trend, every dimension and indicator against the
+province (strengths and weaknesses only where Holm-adjusted differences are significant), its
+satisfaction rates, priorities from the driver analysis, what it would take to move up a tier, and
+its plan targets from data/raw/targets.yaml (已达成 / 未达成 / 尚难判断 at the file's confidence).
+The numbers every bulletin shares are computed once per year (kept in data/interim/); the
+bulletins are then rendered in parallel: --workers local processes (default: every core), or on a
+Dask distributed cluster with --scheduler ADDRESS (workers need the package and a browser, not the
+project). Each bulletin is published atomically under its own lock; a failed one is named and the
+others are still published (exit code of the first failure).
+
 examples:
   satisfaction report --year 2024
   satisfaction report --year 2024 --lang en
   satisfaction report --year 2024 --replicates 200 --draws 500 --issued 2025-03-15
   satisfaction --project /srv/csi report --year 2024 --wait 600
+  satisfaction report --year 2024 --cities all
+  satisfaction report --year 2024 --cities 贺州,柳州 --lang en --workers 2
+  satisfaction report --year 2024 --cities all --scheduler tcp://10.0.0.5:8786
 """
 
 INIT_HELP = """\
@@ -239,6 +255,10 @@ def cmd_index(args) -> int:
 
 
 def cmd_report(args) -> int:
+    if args.cities is not None:
+        return cmd_bulletins(args)
+    if args.workers is not None or args.scheduler is not None:
+        raise UsageError("--workers and --scheduler go with --cities (the provincial report is one notebook run)")
     from .report import run_report
 
     folder = run_report(args.year, region=args.region, lang=args.lang, processed_root=args.processed_dir,
@@ -247,6 +267,22 @@ def cmd_report(args) -> int:
                         issued=args.issued, pdf=not args.no_pdf, wait=args.wait)
     log.info("published %s", folder, extra={"event": "published", "year": args.year, "path": str(folder)})
     print(f"wrote {folder / 'report.html'}")
+    return 0
+
+
+def cmd_bulletins(args) -> int:
+    from .report.batch import run_bulletins
+
+    if args.notebook is not None or args.draws is not None:
+        raise UsageError("--notebook and --draws belong to the provincial report, not to --cities")
+    result = run_bulletins(args.year, cities=args.cities, lang=args.lang, processed_root=args.processed_dir,
+                           output_root=args.out_dir, codebook=args.codebook, replicates=args.replicates, seed=args.seed,
+                           issued=args.issued, pdf=not args.no_pdf, wait=args.wait, workers=args.workers,
+                           scheduler=args.scheduler, progress=not args.quiet)
+    for city, folder in result.folders.items():
+        log.info("published %s", folder, extra={"event": "published", "year": args.year, "path": str(folder)})
+    print(f"wrote {len(result.folders)} bulletins under {next(iter(result.folders.values())).parent}/ "
+          f"(shared numbers {result.shared_seconds:.1f} s, {result.wall_seconds:.1f} s in all)")
     return 0
 
 
@@ -340,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pdf", action="store_true", help="do not print report.pdf (no browser needed)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait this long for another run publishing the same folder (default: refuse at once, exit 5)")
+    p.add_argument("--cities", metavar="all|CITY,…",
+                   help="publish city bulletins instead: 'all', or names/codes separated by commas")
+    p.add_argument("--workers", type=int, metavar="N", help="with --cities: local processes (default: every core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --cities: render on this Dask distributed scheduler (e.g. tcp://host:8786)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_report)

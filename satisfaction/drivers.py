@@ -177,3 +177,69 @@ def importance_performance(data: pd.DataFrame, codebook, *, outcome: str = "OVER
                        importance=float(share[j]), performance=float(perf[j]), quadrant=quadrants[j], r2=r2, n=complete)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _relative_weights_stack(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Johnson's relative-weight shares for B weightings of the same rows at once: ``x`` is n × (p+1)
+    (predictors, then the outcome), ``w`` n × B. The weighted correlations of every weighting come
+    from two matrix products (``Wᵀx`` and ``Wᵀ(x ⊗ x)``); then :func:`relative_weights` per layer,
+    batched. Returns B × p shares (each row sums to 1)."""
+    n, q = x.shape
+    total = w.sum(axis=0)
+    mean = (w.T @ x) / total[:, None]
+    second = (w.T @ (x[:, :, None] * x[:, None, :]).reshape(n, q * q)).reshape(-1, q, q) / total[:, None, None]
+    cov = second - mean[:, :, None] * mean[:, None, :]
+    sd = np.sqrt(np.clip(np.einsum("bjj->bj", cov), 0, None))
+    r = cov / (sd[:, :, None] * sd[:, None, :])
+    rxx, rxy = r[:, :-1, :-1], r[:, :-1, -1]
+    values, vectors = np.linalg.eigh(rxx)
+    lam_half = (vectors * np.sqrt(np.clip(values, 0, None))[:, None, :]) @ np.transpose(vectors, (0, 2, 1))
+    beta = np.linalg.solve(lam_half, rxy[..., None])[..., 0]
+    raw = np.einsum("bjk,bk->bj", lam_half ** 2, beta ** 2)
+    return raw / raw.sum(axis=1, keepdims=True)
+
+
+def importance_intervals(design, codebook, *, outcome: str = "OVERALL", by: str = "city", level: float = 0.95,
+                         lang: str = "zh") -> pd.DataFrame:
+    """:func:`importance_performance` (Johnson's relative weights, the design's weights) with the
+    sampling uncertainty of each importance, from the design's replicates: the shares recomputed
+    under every replicate's weights (:func:`_relative_weights_stack`, the same complete interviews),
+    ``se`` from the design's replicate variance and the normal interval ``share ± z·se``.
+
+    ``priority`` is the rule the bulletins name a priority by: the indicator is in the quadrant
+    "concentrate here" (importance at or above the average importance ``1/p``, performance below the
+    unit's average) **and** its importance interval lies wholly above ``1/p``. An indicator in that
+    quadrant whose interval reaches ``1/p`` is a candidate on thin evidence (``priority`` False,
+    ``candidate`` True) and is not named.
+
+    Returns the columns of :func:`importance_performance` plus ``se, ci_low, ci_high, candidate,
+    priority``."""
+    from .index import rescale_items, respondent_scores
+    from .survey.variance import critical_value
+
+    point = importance_performance(design.data, codebook, outcome=outcome, by=by, weights=design.weights, lang=lang)
+    indicators = [ind.code for dim in codebook.dimensions for ind in dim.children]
+    scores = respondent_scores(design.data, codebook)[indicators]
+    y = rescale_items(design.data[[outcome]], codebook)[outcome] if outcome in codebook.items else design.data[outcome]
+    x = np.column_stack([scores.to_numpy(dtype=float), y.to_numpy(dtype=float)])
+    weights = design.require_replicates().materialize(design.n).weights
+    complete = ~np.isnan(x).any(axis=1) & (design.weights > 0)
+    z = critical_value(level)
+    p = len(indicators)
+    units = design.data[by].to_numpy()
+    se = np.full(len(point), np.nan)
+    for unit, part in point.groupby(by, sort=False):
+        share = part["importance"].to_numpy(dtype=float)
+        if np.isnan(share).all():
+            continue
+        rows = complete & (units == unit)
+        thetas = _relative_weights_stack(x[rows], weights[rows])
+        se[part.index] = np.sqrt(design.replicate_variance(thetas, share))
+    out = point.copy()
+    out["se"] = se
+    out["ci_low"] = out["importance"] - z * se
+    out["ci_high"] = out["importance"] + z * se
+    concentrate = out["quadrant"] == QUADRANTS[check_lang(lang)]["concentrate"]
+    out["candidate"] = concentrate
+    out["priority"] = concentrate & (out["ci_low"] > 1 / p)
+    return out

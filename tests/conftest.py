@@ -95,22 +95,25 @@ def report(demo_report):
 
 
 def make_project(folder: Path, processed: Path | None = None) -> Path:
-    """A project folder outside the checkout: the demo codebook and margins, and the processed years."""
+    """A project folder outside the checkout: the demo codebook, margins and plan targets, and the
+    processed years."""
     import shutil
 
     (folder / "data" / "raw").mkdir(parents=True)
     shutil.copyfile(CODEBOOK, folder / "data" / "raw" / "codebook.yaml")
+    shutil.copyfile(CODEBOOK.with_name("targets.yaml"), folder / "data" / "raw" / "targets.yaml")
     shutil.copytree(ROOT / "data" / "raw" / "population", folder / "data" / "raw" / "population")
     if processed is not None:
         shutil.copytree(processed, folder / "data" / "processed", ignore=shutil.ignore_patterns(".staging"))
     return folder
 
 
-def papermill_command(project: Path, output: Path, **params) -> list[str]:
-    """The report notebook run by papermill directly, as cron or Airflow's PapermillOperator runs it."""
+def papermill_command(project: Path, output: Path, notebook: str = "annual_report.ipynb", **params) -> list[str]:
+    """A notebook (the report, or ``city_bulletin.ipynb``) run by papermill directly, as cron or
+    Airflow's PapermillOperator runs it."""
     import sys
 
-    args = [str(Path(sys.executable).with_name("papermill")), str(ROOT / "notebooks" / "annual_report.ipynb"),
+    args = [str(Path(sys.executable).with_name("papermill")), str(ROOT / "notebooks" / notebook),
             str(output), "-k", "satisfaction", "--no-progress-bar", "--cwd", str(project)]
     for name, value in params.items():
         args += ["-p", name, str(value)]

@@ -19,7 +19,7 @@ import pytest
 from satisfaction.cli import main as cli_main
 from satisfaction.errors import ExitCode, PublishError, UsageError
 from satisfaction.ingest.swap import FALLBACK_STEPS, FAULT_ENV, FAULT_STEPS, SWAP_ENV, Publication, replace_dir_atomically
-from satisfaction.report.publish import (OUTPUT_STEPS, PARAMETERS, check_parameters, finish_report, open_report,
+from satisfaction.report.publish import (BULLETIN_PARAMETERS, OUTPUT_STEPS, PARAMETERS, check_parameters, finish_report, open_report,
                                          write_outputs)
 from conftest import CODEBOOK, REPORT_SETTINGS, ROOT, make_project, papermill_command, write_csv
 
@@ -226,15 +226,21 @@ def test_no_project_is_said_in_one_line(tmp_path, monkeypatch):
 
 # ---- the report's parameters ------------------------------------------------------------------------------
 
-def test_the_parameters_cell_declares_exactly_the_parameters():
-    nb = nbformat.read(str(ROOT / "notebooks" / "annual_report.ipynb"), as_version=4)
+@pytest.mark.parametrize("notebook, spec", [("annual_report.ipynb", PARAMETERS),
+                                            ("city_bulletin.ipynb", BULLETIN_PARAMETERS)])
+def test_the_parameters_cell_declares_exactly_the_parameters(notebook, spec):
+    nb = nbformat.read(str(ROOT / "notebooks" / notebook), as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     declared = [line.split(":")[0] for line in cell.source.splitlines() if ":" in line and not line.startswith("from ")]
-    assert declared == list(PARAMETERS)
+    assert declared == list(spec)
     assert "output_dir" not in cell.source                          # the folder derives from the parameters
-    helped = subprocess.run([str(BIN / "papermill"), "--help-notebook", str(ROOT / "notebooks" / "annual_report.ipynb")],
+    for line in cell.source.splitlines():                           # each default and help as declared
+        name = line.split(":")[0]
+        if name in spec:
+            assert line.endswith(f"# {spec[name].help}"), line
+    helped = subprocess.run([str(BIN / "papermill"), "--help-notebook", str(ROOT / "notebooks" / notebook)],
                             capture_output=True, text=True, check=True).stdout
-    for p in PARAMETERS.values():
+    for p in spec.values():
         assert f"{p.name}: " in helped and p.help.split(";")[0][:30] in helped.replace("\n", " ").replace("  ", " ")
 
 

@@ -60,7 +60,7 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
     raw = root / "data" / "raw"
     raw.mkdir(parents=True)
-    for item in ("codebook.yaml", "population", "2023", "2024"):
+    for item in ("codebook.yaml", "targets.yaml", "population", "2023", "2024"):
         src = ROOT / "data" / "raw" / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, raw / item)
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
@@ -82,4 +82,5 @@ def test_shell_blocks_run(project):
                               capture_output=True, text=True)
         assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
     assert (project / "reports" / "2024" / "guangxi" / "zh" / "report.html").exists()
+    assert (project / "reports" / "2024" / "guangxi" / "cities" / "zh" / "451100" / "451100.docx").exists()
     assert (project / "csi-2025" / "data" / "processed" / "2024" / "manifest.json").exists()

@@ -7,6 +7,8 @@ import re
 
 import nbformat
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 import pandas as pd
 import pytest
 
@@ -50,7 +52,7 @@ def test_html_has_no_code_and_embeds_images(published):
     assert len(images) >= 6 and all(img.startswith(b"\x89PNG") for img in images)
     assert "<img src=\"http" not in html and "figures/" not in html
     sections = ["一、摘要", "二、总体与三个维度", "三、城市排名", "四、二级指标", "五、满意率", "六、分区域、分人群",
-                "七、多年趋势", "八、问题与建议", "九、附录：测评方法与技术说明"]
+                "七、多年趋势", "八、问题与建议", "九、规划目标", "十、城市通报", "十一、附录：测评方法与技术说明"]
     positions = [html.index(s) for s in sections]
     assert positions == sorted(positions)               # in order, numbered by the report
     for text in ("发布单位：示例发布单位（演示数据）", "2025年3月15日", "主要发现与建议", "排名置信集", "可重复性"):
@@ -345,3 +347,32 @@ def test_a_weak_city_and_a_small_cell_never_block_the_report(tmp_path, codebook)
     assert "不予公布" in groups.note
     priorities = block(report, "priorities").display.set_index(TEXT["zh"]["col_city"])[TEXT["zh"]["col_concentrate"]]
     assert priorities[name] == "样本不足，未作分析"
+
+
+@given(st.lists(st.one_of(st.floats(0, 1), st.just(float("nan"))), min_size=1, max_size=40))
+def test_holm_follows_its_definition(p):
+    """The report's Holm adjustment (NumPy, every family of the report and the bulletins) against the
+    definition written out: with the m non-missing p-values sorted, ``p̃_(i) = max_{j≤i} min(1,
+    (m − j + 1) p_(j))``; missing p-values stay missing."""
+    from satisfaction.report.context import holm
+
+    p = np.asarray(p)
+    out = holm(p)
+    ok = np.flatnonzero(~np.isnan(p))
+    assert np.isnan(out[np.isnan(p)]).all()
+    order = sorted(ok, key=lambda i: (p[i], i))
+    m = len(order)
+    for rank, i in enumerate(order):
+        expected = max(min(1.0, (m - j) * p[order[j]]) for j in range(rank + 1))
+        assert out[i] == pytest.approx(expected, abs=1e-15)
+
+
+def test_holm_agrees_with_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from satisfaction.report.context import holm
+
+    p = np.array([0.01, 0.04, 0.03, 0.2, 0.0001, 0.04, 0.9, 0.005])
+    np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=0, atol=1e-15)
+    with_nan = np.r_[p[:3], np.nan, p[3:]]
+    np.testing.assert_allclose(np.delete(holm(with_nan), 3), holm(p), rtol=0, atol=0)

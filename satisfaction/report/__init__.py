@@ -14,6 +14,11 @@ executes the notebook with papermill and publishes ``reports/<year>/<region>/<la
 * ``tables.xlsx`` (a 说明 sheet first) and ``tables/*.csv`` (numbers unrounded, UTF-8 with BOM);
 * ``figures/*.png`` (200 dpi) and ``figures/*.svg``; ``report.json`` (sections, outputs' SHA-256).
 
+Each city's bulletin (城市通报) is ``notebooks/city_bulletin.ipynb`` (:mod:`.bulletin`), published in
+``reports/<year>/<region>/cities/<lang>/<city>/`` (HTML, A4 PDF, Word); the numbers every bulletin
+shares are computed once per year (:mod:`.cities`), and :func:`run_bulletins` (:mod:`.batch`)
+publishes a batch in parallel, locally or on a Dask cluster.
+
 Every way of running the notebook goes through :mod:`.publish`: the folder is built outside the
 published tree and swapped in atomically only when everything succeeded, under a lock.
 """
@@ -29,6 +34,9 @@ _WHERE = {
     "show_figure": "display", "show_table": "display", "show_section": "display", "report_notebook": "display",
     "ReportContext": "context", "PARAMETERS": "publish", "embedded_images": "publish", "finish_report": "publish",
     "open_report": "publish", "run_report": "publish", "write_outputs": "publish",
+    "BULLETIN_PARAMETERS": "publish", "open_bulletin": "publish", "finish_bulletin": "publish",
+    "CityBulletin": "bulletin", "show_bulletin": "bulletin", "bulletin_files": "bulletin",
+    "YearResults": "cities", "year_results": "cities", "run_bulletins": "batch",
 }
 
 __all__ = sorted(_WHERE)

@@ -51,6 +51,9 @@ class AnnualReport:
                                  replicates=replicates, draws=draws, seed=seed)
         self.year, self.codebook = self.ctx.year, self.ctx.codebook
         self.issued = dt.date.fromisoformat(str(issued)) if issued else dt.date.today()
+        #: ``reports/<year>/<region>/cities/``: where the city bulletins are published (set by the
+        #: publishing run, so that the report links the bulletins there; None: no links)
+        self.bulletins_root: Path | None = None
         self.sections = [cls(self) for cls in SECTIONS]
         self.sections = [s for s in self.sections if s.available()]
 
@@ -135,6 +138,15 @@ class AnnualReport:
     def replicate_design(self):
         """The design with re-raked bootstrap replicates (seeded: same data, same report)."""
         return replicate_design(self.ctx.design, self.codebook, replicates=self.ctx.replicates, seed=self.ctx.seed)
+
+    @cached_property
+    def shared(self):
+        """The numbers the city bulletins share (:func:`satisfaction.report.cities.year_results`),
+        computed from this report — or read, when a batch of bulletins computed them first."""
+        from .cities import year_results
+
+        return year_results(self.year, processed_dir=self.ctx.processed_dir, codebook=self.codebook,
+                            region=self.ctx.region, replicates=self.ctx.replicates, seed=self.ctx.seed, report=self)
 
     @cached_property
     def city_item_means(self) -> pd.DataFrame:

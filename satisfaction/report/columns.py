@@ -19,18 +19,20 @@ UNITS = {
     "zh": {"points": "分（0–100）", "points_diff": "分", "proportion": "比例（0–1，表中按百分数显示）",
            "interviews": "份", "cities": "个", "items": "个", "rank": "名（1 = 最好）", "rank_stat": "名（1 = 最好）",
            "p": "概率（0–1）", "coef": "系数（无单位）", "ratio": "倍", "stat": "统计量（无单位）", "year": "年",
-           "weight": "权重（同一上级指标下合计为 1）", "code": "代码", "text": "文字", "bool": "是否（TRUE 为是，FALSE 为否）"},
+           "weight": "权重（同一上级指标下合计为 1）", "code": "代码", "text": "文字", "bool": "是否（TRUE 为是，FALSE 为否）",
+           "measure": "得分为分（0–100），满意率为百分数（0–100）"},
     "en": {"points": "points (0–100)", "points_diff": "points", "proportion": "proportion (0–1, shown as a percentage)",
            "interviews": "interviews", "cities": "cities", "items": "items", "rank": "rank (1 = best)",
            "rank_stat": "rank (1 = best)", "p": "probability (0–1)", "coef": "coefficient (no unit)", "ratio": "ratio",
            "stat": "test statistic (no unit)", "year": "year", "weight": "weight (sums to 1 within a parent)",
-           "code": "code", "text": "text", "bool": "logical (TRUE = yes, FALSE = no)"},
+           "code": "code", "text": "text", "bool": "logical (TRUE = yes, FALSE = no)",
+           "measure": "points (0–100) for a score, percent (0–100) for a rate"},
 }
 
 #: Unit key → the Excel number format showing it (as many places as the report prints).
 UNIT_FORMATS = {"points": "0.0", "points_diff": "0.0", "proportion": "0.0%", "interviews": "0", "cities": "0",
                 "items": "0", "rank": "0", "rank_stat": "0.0", "p": "0.000", "coef": "0.000", "ratio": "0.00",
-                "stat": "0.00", "year": "0", "weight": "0.000"}
+                "stat": "0.00", "year": "0", "weight": "0.000", "measure": "0.0"}
 
 COLUMNS: dict[str, dict[str, tuple[str, str, str]]] = {
     "zh": {
@@ -117,6 +119,21 @@ TABLE_COLUMNS: dict[str, dict[tuple[str, str], tuple[str, str, str]]] = {
         ("rates", "ci_low"): ("满意率 95%置信区间下限", "满意率的 95% 置信区间的下端", "proportion"),
         ("rates", "ci_high"): ("满意率 95%置信区间上限", "满意率的 95% 置信区间的上端", "proportion"),
         ("rates", "units"): ("城市数", "全区合计行中参与汇总的城市个数；城市行为空", "cities"),
+        # plan targets
+        ("targets", "key"): ("目标编号", "规划目标文件中的条目编号（从 0 起）", "code"),
+        ("targets", "unit"): ("地区代码", "城市的行政区划代码；“province”为全区", "code"),
+        ("targets", "measure"): ("度量", "score 为得分，rate 为满意率", "code"),
+        ("targets", "of"): ("指标代码", "得分目标为指数、维度或二级指标的代码；满意率目标为 overall（总体）、维度或题目的代码", "code"),
+        ("targets", "threshold"): ("目标值", "目标要求达到的最低值", "measure"),
+        ("targets", "target_year"): ("目标年份", "规划要求达到目标的年份", "year"),
+        ("targets", "source"): ("来源", "设定该目标的规划文件", "text"),
+        ("targets", "estimate"): ("本年估计", "本年的估计值（与报告表格一致）", "measure"),
+        ("targets", "se"): ("标准误", "本年估计的标准误", "measure"),
+        ("targets", "ci_low"): ("95%置信区间下限", "本年估计的 95% 置信区间的下端", "measure"),
+        ("targets", "ci_high"): ("95%置信区间上限", "本年估计的 95% 置信区间的上端", "measure"),
+        ("targets", "probability"): ("达成概率", "按重复权重（再校准的自助法）计算的真实值不低于目标值的概率", "p"),
+        ("targets", "normal_probability"): ("达成概率（正态近似）", "按估计值和标准误的正态近似计算的同一概率，供核对", "p"),
+        ("targets", "verdict"): ("判断", "met 为已达成（达成概率不低于置信水平），not_met 为未达成（不高于 1 减置信水平），undecided 为尚难判断", "code"),
         # regions and groups
         ("regions", "region"): ("区域代码", "区域的代码，名称及所含城市见指标体系文件", "code"),
         ("regions", "estimate"): ("得分", "区内各市得分按规模加权的综合得分", "points"),
@@ -235,6 +252,21 @@ TABLE_COLUMNS: dict[str, dict[tuple[str, str], tuple[str, str, str]]] = {
         ("rates", "ci_low"): ("Rate 95 % CI, lower", "lower end of the rate's 95 % confidence interval", "proportion"),
         ("rates", "ci_high"): ("Rate 95 % CI, upper", "upper end of the rate's 95 % confidence interval", "proportion"),
         ("rates", "units"): ("Cities", "number of cities combined in the provincial rows; empty for cities", "cities"),
+        # plan targets
+        ("targets", "key"): ("Target", "the entry of the targets file (numbered from 0)", "code"),
+        ("targets", "unit"): ("Area code", "the city's administrative code; \"province\" for the province", "code"),
+        ("targets", "measure"): ("Measure", "score, or rate (satisfaction rate)", "code"),
+        ("targets", "of"): ("Indicator code", "for a score the index, a dimension or an indicator; for a rate overall, a dimension or an item", "code"),
+        ("targets", "threshold"): ("Threshold", "the least value the target asks for", "measure"),
+        ("targets", "target_year"): ("Target year", "the year by which the plan asks for it", "year"),
+        ("targets", "source"): ("Source", "the plan that set the target", "text"),
+        ("targets", "estimate"): ("Estimate", "this year's estimate (as in the report's tables)", "measure"),
+        ("targets", "se"): ("Standard error", "the standard error of this year's estimate", "measure"),
+        ("targets", "ci_low"): ("95 % CI lower bound", "lower end of the estimate's 95 % confidence interval", "measure"),
+        ("targets", "ci_high"): ("95 % CI upper bound", "upper end of the estimate's 95 % confidence interval", "measure"),
+        ("targets", "probability"): ("Probability met", "probability that the true value is at least the threshold, from the replicate weights (re-calibrated bootstrap)", "p"),
+        ("targets", "normal_probability"): ("Probability met (normal)", "the same probability from the normal approximation with the estimate's SE, for checking", "p"),
+        ("targets", "verdict"): ("Verdict", "met (probability at least the confidence), not_met (at most one minus it), undecided otherwise", "code"),
         ("regions", "region"): ("Region code", "code of the region (names and cities in the codebook)", "code"),
         ("regions", "estimate"): ("Score", "the region's cities' scores combined, weighted by size", "points"),
         ("groups", "group"): ("Grouping", "code of the background variable (sex, age_group, …)", "code"),

@@ -45,14 +45,20 @@ TARGET_MARGIN = 0.05
 
 
 def holm(p) -> np.ndarray:
-    """Holm's (1979) step-down adjusted p-values: ``p_(i) ↦ max_{j≤i} min(1, (m − j + 1) p_(j))``."""
-    from statsmodels.stats.multitest import multipletests
-
+    """Holm's (1979) step-down adjusted p-values: ``p_(i) ↦ max_{j≤i} min(1, (m − j + 1) p_(j))``
+    over the m non-missing p-values sorted ascending (as statsmodels' ``multipletests(method="holm")``
+    and R's ``p.adjust(method="holm")``); NaN stays NaN."""
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
+    m = int(ok.sum())
+    if m:
+        values = p[ok]
+        order = np.argsort(values, kind="stable")
+        adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * values[order]))
+        result = np.empty(m)
+        result[order] = adjusted
+        out[ok] = result
     return out
 
 

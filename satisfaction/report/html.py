@@ -18,7 +18,7 @@ import nbformat
 
 from .labels import check_lang
 
-__all__ = ["HTML_LANG", "PORTRAIT_MAX_COLUMNS", "TEMPLATE_NAME", "TEMPLATES", "render_html"]
+__all__ = ["HTML_LANG", "PORTRAIT_MAX_COLUMNS", "TEMPLATE_NAME", "TEMPLATES", "print_page", "printable", "render_html"]
 
 #: the folder holding the nbconvert template ``report`` (``conf.json``, ``index.html.j2``, ``report.css``)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -44,14 +44,15 @@ _INTRO = ("p", "ul", "ol", "h2", "h3", "h4")
 _FORBIDDEN = ("script", "link", "iframe", "object", "embed", "base")
 
 
-def render_html(nb, *, lang: str, title: str) -> str:
+def render_html(nb, *, lang: str, title: str, kind: str = "report") -> str:
     """The report page for an executed notebook ``nb`` (an nbformat v4 notebook, a dict, or a path).
 
     Code inputs, prompts, markdown cells tagged ``remove`` and code cells tagged ``remove``,
     ``parameters`` or ``injected-parameters`` are left out; of each output only what a reader reads
     is kept (no ``text/plain`` repr, no stderr). ``lang`` (``"zh"`` or ``"en"``) sets the page's
     language, ``title`` its ``<title>`` and, when the notebook shows no first-level heading, its
-    ``<h1>``. The same notebook always gives the same string.
+    ``<h1>``. ``kind="bulletin"`` lays out a city bulletin: no table of contents, and the denser
+    print layout that fits it on two A4 pages. The same notebook always gives the same string.
     """
     from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
@@ -62,7 +63,7 @@ def render_html(nb, *, lang: str, title: str) -> str:
                             exclude_anchor_links=True)
     resources = {"metadata": {"name": title},
                  "report": {"html_lang": HTML_LANG[lang], "title": title, "figure_alt": _WORDS[lang]["figure"],
-                            "css": _stylesheet()}}
+                            "css": _stylesheet(), "main_class": "report bulletin" if kind == "bulletin" else "report"}}
     page, _ = exporter.from_notebook_node(_shown(nb), resources=resources)
 
     soup = BeautifulSoup(page, "html.parser")
@@ -74,7 +75,8 @@ def render_html(nb, *, lang: str, title: str) -> str:
         _mark_columns(table)
     _wrap_tables(soup, main)
     _number_headings(soup, main, title)
-    _add_contents(soup, main, _WORDS[lang]["contents"])
+    if kind != "bulletin":
+        _add_contents(soup, main, _WORDS[lang]["contents"])
     for img in main.find_all("img"):
         if not (img.get("alt") or "").strip() or img["alt"].startswith("No description has been provided"):
             img["alt"] = _WORDS[lang]["figure"]
@@ -257,3 +259,30 @@ def _add_contents(soup, main, label: str) -> None:
     nav.append(head)
     nav.append(items)
     sections[0].insert_before(nav)
+
+
+def printable(html: str) -> str:
+    """The page as it is printed to PDF: links to other files (the bulletins, the provincial report)
+    keep their text but lose their target, which a PDF would otherwise carry as an absolute path of
+    the machine it was printed on; links within the page stay."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for a in soup.find_all("a", href=True):
+        if not a["href"].startswith("#"):
+            del a["href"]
+    return str(soup)
+
+
+def print_page(html: str, pdf_path: Path) -> Path:
+    """Print the page ``html`` (a string) to ``pdf_path`` as :func:`printable` (headless browser:
+    :func:`satisfaction.report.browser.print_pdf`), from a temporary copy."""
+    import tempfile
+
+    from .browser import print_pdf
+
+    with tempfile.TemporaryDirectory(prefix="satisfaction-print-") as tmp:
+        page = Path(tmp) / "page.html"
+        page.write_text(printable(html), encoding="utf-8")
+        return print_pdf(page, pdf_path)
+

@@ -588,6 +588,68 @@ def trend_chart(province: pd.DataFrame, cities: pd.DataFrame, *, names: dict, ti
     return fig
 
 
+def city_trend_chart(city: pd.DataFrame, province: pd.DataFrame, *, title: str, ylabel: str, city_label: str,
+                     province_label: str):
+    """One city's index by year against the province's, each with its 95 % confidence band: the
+    city a solid line with round markers, the province a dashed line with square markers (told
+    apart without colour). ``city``/``province``: ``year, estimate, ci_low, ci_high``."""
+    fig = _new_figure((7.0, 2.4))
+    ax = fig.subplots()
+    for part, colour, style, marker, label in ((province, OKABE_ITO["orange"], "--", "s", province_label),
+                                               (city, PALETTE["index"], "-", "o", city_label)):
+        part = part.sort_values("year")
+        ax.fill_between(part["year"], part["ci_low"], part["ci_high"], color=colour, alpha=0.18, linewidth=0)
+        ax.plot(part["year"], part["estimate"], linestyle=style, marker=marker, color=colour, linewidth=2,
+                markersize=5, label=label)
+    years = sorted({int(y) for y in pd.concat([city["year"], province["year"]])})
+    ax.set_xticks(years, [str(y) for y in years])
+    ax.set_xlim(years[0] - 0.3, years[-1] + 0.3)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", color="#E5E5E5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.legend(frameon=False, loc="best", fontsize=8)
+    _tidy(ax)
+    fig.tight_layout()
+    return fig
+
+
+def difference_chart(rows: pd.DataFrame, *, title: str, xlabel: str, position_labels: dict[str, str]):
+    """Differences from the provincial value with their 95 % intervals, one row per indicator
+    (``label, difference, ci_low, ci_high, position``; the first row at the top), a line at zero.
+    Rows whose Holm-adjusted difference is significant are drawn filled in the colour of their side
+    (``position`` "above": bluish green, "below": vermillion), the others hollow grey; the legend
+    names the three (``position_labels``)."""
+    colours = {"above": OKABE_ITO["bluish_green"], "below": OKABE_ITO["vermillion"], "none": TEXT_GREY}
+    markers = {"above": "^", "below": "v", "none": "o"}
+    data = rows.iloc[::-1].reset_index(drop=True)
+    fig = _new_figure((7.0, 0.2 * len(data) + 1.1))
+    ax = fig.subplots()
+    y = np.arange(len(data))
+    ax.axvline(0, color=LIGHT_GREY, linewidth=1, zorder=1)
+    for position in ("none", "below", "above"):
+        sel = (data["position"] == position).to_numpy()
+        if not sel.any():
+            continue
+        part = data[sel]
+        ax.hlines(y[sel], part["ci_low"], part["ci_high"], color=colours[position], linewidth=1.4, alpha=0.7, zorder=2)
+        ax.plot(part["difference"], y[sel], markers[position], color=colours[position], markersize=6, zorder=3,
+                markerfacecolor=colours[position] if position != "none" else "white", label=position_labels[position])
+    ax.set_yticks(y, data["label"])
+    ax.set_ylim(-0.6, len(data) - 0.4)
+    reach = float(np.nanmax(np.abs(np.r_[data["ci_low"], data["ci_high"]]))) or 1.0
+    ax.set_xlim(-1.08 * reach, 1.08 * reach)
+    ax.grid(axis="x", color="#E5E5E5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.9 / (len(data) + 4)), ncol=3,
+              fontsize=8)
+    _tidy(ax)
+    fig.tight_layout()
+    return fig
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m satisfaction.report.plotting",
                                      description="Check that a font with Chinese glyphs is available for figures.")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..codebook import normalize_header
 from ..errors import AnalysisError, ExitCode, PublishError, SatisfactionError, UsageError
 from ..ingest.swap import Publication
 from .labels import LANGS
@@ -63,6 +64,20 @@ PARAMETERS = {p.name: p for p in (
     Parameter("issued", "date", None, "date of issue YYYY-MM-DD; None: today", optional=True),
     Parameter("pdf", "bool", True, "also print report.pdf with a headless browser"),
     Parameter("wait", "float", 0.0, "seconds to wait for another run publishing the same folder; 0: refuse at once"),
+)}
+
+
+#: The city bulletin notebook's parameters (``city_bulletin.ipynb``): the report's, less the Monte
+#: Carlo draws (the bulletin has no sensitivity analysis), plus the city.
+BULLETIN_PARAMETERS = {p.name: p for p in (
+    Parameter("year", "int", 2024, "survey year: reads data/processed/<year>/, publishes "
+                                   "reports/<year>/<region>/cities/<lang>/<city>/"),
+    Parameter("city", "str", None, "the city: its code, Chinese or English name (as in the codebook)", optional=True),
+    *(PARAMETERS[name] for name in ("region", "lang")),
+    Parameter("publish", "bool", False, "True: publish the bulletin (cron, Airflow); False: explore, write nothing"),
+    *(PARAMETERS[name] for name in ("project", "replicates", "seed", "issued")),
+    Parameter("pdf", "bool", True, "also print the bulletin's PDF with a headless browser"),
+    PARAMETERS["wait"],
 )}
 
 
@@ -118,15 +133,18 @@ def _coerce(p: Parameter, value: Any) -> Any:
     return text
 
 
-def check_parameters(values: dict[str, Any], *, injected: list[str] = ()) -> dict[str, Any]:
+def check_parameters(values: dict[str, Any], *, injected: list[str] = (), spec: dict | None = None) -> dict[str, Any]:
     """Every parameter with its checked value. ``injected`` are the names a run set (papermill's
-    injected cell, the command line): a name that is not a parameter is refused, with the list."""
-    unknown = [n for n in injected if n not in PARAMETERS]
+    injected cell, the command line): a name that is not a parameter is refused, with the list.
+    ``spec``: :data:`PARAMETERS` (the report, default) or :data:`BULLETIN_PARAMETERS`."""
+    spec = PARAMETERS if spec is None else spec
+    unknown = [n for n in injected if n not in spec]
     if unknown:
-        known = ", ".join(f"{p.name} ({p.kind})" for p in PARAMETERS.values())
+        known = ", ".join(f"{p.name} ({p.kind})" for p in spec.values())
+        what = "city bulletin" if spec is BULLETIN_PARAMETERS else "report"
         raise UsageError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                         f"the report notebook takes: {known}. Nothing was run")
-    return {name: _coerce(p, values.get(name, p.default)) for name, p in PARAMETERS.items()}
+                         f"the {what} notebook takes: {known}. Nothing was run")
+    return {name: _coerce(p, values.get(name, p.default)) for name, p in spec.items()}
 
 
 def _injected_names(namespace: dict) -> list[str]:
@@ -182,12 +200,22 @@ class ReportRun:
         if recorded is not None and int(recorded) != year:
             raise UsageError(f"{manifest} holds the year {recorded}, not {year}: the processed folder and the "
                              f"parameter 'year' disagree; nothing was run")
-        target = reports / str(year) / region / params["lang"]
+        if params.get("city") is not None:
+            city = cb.city_lookup().get(normalize_header(params["city"]))
+            if city is None:
+                names = "、".join(c.zh for c in cb.cities.values())
+                raise UsageError(f"parameter 'city': {params['city']!r} is not a city of the codebook ({names}); "
+                                 "nothing was run")
+            params = dict(params, city=city)
+            target = bulletin_folder(reports, year, region, params["lang"], city)
+        else:
+            target = reports / str(year) / region / params["lang"]
         return cls(params, root, cb_path, processed, reports, region, target)
 
     @property
     def key(self) -> str:
-        return "-".join((str(self.params["year"]), self.region, self.params["lang"]))
+        return "-".join((str(self.params["year"]), self.region, self.params["lang"],
+                         *([self.params["city"]] if self.params.get("city") else [])))
 
     def relative(self, path: Path) -> str:
         try:
@@ -224,8 +252,19 @@ def open_report(namespace: dict | None = None, **overrides):
             run.publication.close()
         raise
     report.run = run
+    report.bulletins_root = run.target.parent.parent / CITIES
     display(Markdown(report.heading_markdown()))
     return report
+
+
+def bulletin_folder(reports: Path, year: int, region: str, lang: str, city: str) -> Path:
+    """Where a city's bulletin is published: ``<reports>/<year>/<region>/cities/<lang>/<city code>/`` —
+    a folder of its own, swapped in on its own, beside (not inside) the provincial report's."""
+    return Path(reports) / str(year) / region / CITIES / lang / city
+
+
+#: The folder of the city bulletins, beside each language's provincial report.
+CITIES = "cities"
 
 
 # run_report passes its folder overrides (--processed-dir, --out-dir, --codebook) to the kernel
@@ -265,10 +304,10 @@ def write_outputs(report, folder: Path, *, pdf: bool = True) -> dict[str, str]:
     files.update(figures)
     files.update(page)
     if pdf:
-        from .browser import print_pdf
+        from .html import print_page
 
         try:
-            print_pdf(folder / "report.html", folder / "report.pdf")
+            print_page(page["report.html"].decode("utf-8"), folder / "report.pdf")
         except SatisfactionError as exc:
             raise PublishError(f"cannot print report.pdf: {exc}") from exc
         files["report.pdf"] = (folder / "report.pdf").read_bytes()
@@ -406,3 +445,76 @@ def embedded_images(html: str) -> list[bytes]:
     import re
 
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+
+
+# ---- the city bulletin: city_bulletin.ipynb -----------------------------------------------------------
+
+BULLETIN_NOTEBOOK = "city_bulletin.ipynb"
+
+
+def report_href(lang: str) -> str:
+    """The provincial report as linked from a bulletin page (``cities/<lang>/<city>/`` → ``<lang>/``)."""
+    return f"../../../{lang}/report.html"
+
+
+def open_bulletin(namespace: dict | None = None, **overrides):
+    """The bulletin notebook's first cell: check the parameters (:data:`BULLETIN_PARAMETERS`), plan the
+    run (the folder ``reports/<year>/<region>/cities/<lang>/<city>/``), lock it when publishing, read
+    the year's shared results (computed once per year: :func:`satisfaction.report.cities.year_results`)
+    and build the :class:`~satisfaction.report.bulletin.CityBulletin` (its heading shown)."""
+    from IPython.display import Markdown, display
+
+    from ..codebook import load_codebook
+    from .bulletin import CityBulletin
+    from .cities import year_results
+
+    namespace = dict(namespace or {})
+    values = {name: namespace[name] for name in BULLETIN_PARAMETERS if name in namespace}
+    values.update(overrides)
+    params = check_parameters(values, injected=_injected_names(namespace), spec=BULLETIN_PARAMETERS)
+    if params["city"] is None:
+        raise UsageError("parameter 'city' is required: the city's code or name, e.g. -p city 贺州")
+    run = ReportRun.plan(params, processed_root=os.environ.get(_PROCESSED_ENV) or None,
+                         reports_root=os.environ.get(_REPORTS_ENV) or None,
+                         codebook=os.environ.get(_CODEBOOK_ENV) or None)
+    if run.params["publish"]:
+        run.publication = Publication(run.target, root=run.reports, wait=params["wait"]).open()
+    try:
+        codebook = load_codebook(run.codebook)
+        results = year_results(params["year"], processed_dir=run.processed, codebook=codebook, region=run.region,
+                               replicates=params["replicates"], seed=params["seed"])
+        bulletin = CityBulletin(results, codebook, run.params["city"], lang=params["lang"], issued=params["issued"],
+                                report_href=report_href(params["lang"]))
+    except BaseException:
+        if run.publication is not None:
+            run.publication.close()
+        raise
+    bulletin.run = run
+    display(Markdown(bulletin.heading_markdown()))
+    return bulletin
+
+
+def publish_files(files: dict[str, bytes], publication: Publication) -> Path:
+    """Write ``files`` (name → bytes) into the publication's staging folder and swap it in."""
+    _write(publication.staging, files)
+    return publication.commit()
+
+
+def finish_bulletin(bulletin) -> Path | None:
+    """The bulletin notebook's last cell: when publishing, render every file
+    (:func:`satisfaction.report.bulletin.bulletin_files`) and publish them atomically; otherwise say
+    that nothing was published."""
+    from IPython.display import Markdown, display
+
+    from .bulletin import bulletin_files
+
+    run = getattr(bulletin, "run", None)
+    if run is None or run.publication is None:
+        display(Markdown(bulletin.t("explore_only")))
+        return None
+    try:
+        folder = publish_files(bulletin_files(bulletin, pdf=run.params["pdf"]), run.publication)
+    finally:
+        run.publication.close()
+    print(f"published {run.relative(folder)}/")
+    return folder

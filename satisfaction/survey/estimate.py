@@ -274,6 +274,17 @@ def _replicate_estimates(design: SurveyDesign, y: np.ndarray, domain: np.ndarray
     return np.moveaxis(out, 2, 0)
 
 
+def replicate_means(design: SurveyDesign, values, *, by=None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Weighted means of ``values`` (n × p, NaN where a respondent has no value) in every replicate
+    of ``design``, per domain of ``by``: ``θ_b[d, j] = Σ_{i∈d} W_ib y_ij / Σ_{i∈d} W_ib`` over the
+    respondents with a value. Returns ``(B × D × p, the domains' keys)`` — the replicate estimates
+    :func:`mean` combines into its SE, for consumers that need the distribution itself."""
+    y = np.asarray(values, dtype=float)
+    y = y[:, None] if y.ndim == 1 else y
+    domain, by_frame, n_all = _domains(design, by)
+    return _replicate_estimates(design, y, domain, n_all, "mean")[:, :len(by_frame)], by_frame
+
+
 def _frame(by_frame, names, est, var, n_obs, level, deff=None) -> pd.DataFrame:
     D, p = est.shape
     se = np.sqrt(var)

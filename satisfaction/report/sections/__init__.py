@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from .appendix import AppendixSection
 from .breakdown import GroupsSection, RatesSection
+from .cities import BulletinsSection, TargetsSection
 from .headline import AdviceSection, SummarySection
 from .results import IndicatorsSection, RankingSection, ScoresSection, TrendSection
 
 SECTIONS = [SummarySection, ScoresSection, RankingSection, IndicatorsSection, RatesSection, GroupsSection,
-            TrendSection, AdviceSection, AppendixSection]
+            TrendSection, AdviceSection, TargetsSection, BulletinsSection, AppendixSection]
 
-__all__ = ["SECTIONS", "AdviceSection", "AppendixSection", "GroupsSection", "IndicatorsSection", "RankingSection",
-           "RatesSection", "ScoresSection", "SummarySection", "TrendSection"]
+__all__ = ["SECTIONS", "AdviceSection", "AppendixSection", "BulletinsSection", "GroupsSection", "IndicatorsSection", "RankingSection",
+           "RatesSection", "ScoresSection", "SummarySection", "TargetsSection", "TrendSection"]

@@ -40,9 +40,14 @@ class Figure:
 
 
 def section_number(n: int, lang: str) -> str:
-    """``一、`` … ``十、`` in Chinese, ``1.`` in English."""
+    """``一、`` … ``十、``, ``十一、`` … ``九十九、`` in Chinese, ``1.`` in English."""
     if lang == "zh":
-        return (ZH_NUMERALS[n - 1] if n <= 10 else str(n)) + "、"
+        if n <= 10:
+            return ZH_NUMERALS[n - 1] + "、"
+        tens, units = divmod(n, 10)
+        if tens >= 10:
+            return f"{n}、"
+        return f"{'' if tens == 1 else ZH_NUMERALS[tens - 1]}十{ZH_NUMERALS[units - 1] if units else ''}、"
     return f"{n}."
 
 
