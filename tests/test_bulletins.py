@@ -380,6 +380,19 @@ def test_papermill_publishes_one_bulletin(project):
     assert {f"{HEZHOU}.html", f"{HEZHOU}.pdf", f"{HEZHOU}.docx"} <= set(summary["outputs"])
 
 
+def test_exploring_writes_nothing(tmp_path, processed_years):
+    """The bulletin notebook opened in JupyterLab (``publish`` False) computes what it shows and
+    writes nothing: no bulletin, no lock, not even the shared numbers' cache."""
+    from satisfaction.report.publish import finish_bulletin, open_bulletin
+
+    project = make_project(tmp_path / "explore", processed_years)
+    before = sorted(p.relative_to(project) for p in project.rglob("*"))
+    bulletin = open_bulletin({}, project=str(project), city="贺州", replicates=20, issued=REPORT_SETTINGS["issued"])
+    assert "贺州" in bulletin.text()
+    assert finish_bulletin(bulletin) is None
+    assert sorted(p.relative_to(project) for p in project.rglob("*")) == before
+
+
 def test_papermill_refuses_a_foreign_city(project):
     before = sorted(p.relative_to(project).as_posix() for p in (project / "reports").rglob("*")) \
         if (project / "reports").exists() else []

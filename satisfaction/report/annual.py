@@ -54,6 +54,9 @@ class AnnualReport:
         #: ``reports/<year>/<region>/cities/``: where the city bulletins are published (set by the
         #: publishing run, so that the report links the bulletins there; None: no links)
         self.bulletins_root: Path | None = None
+        #: whether the numbers the bulletins share are kept in ``data/interim/`` once computed (a
+        #: notebook that only explores sets it False: it writes nothing)
+        self.store_shared = True
         self.sections = [cls(self) for cls in SECTIONS]
         self.sections = [s for s in self.sections if s.available()]
 
@@ -146,7 +149,8 @@ class AnnualReport:
         from .cities import year_results
 
         return year_results(self.year, processed_dir=self.ctx.processed_dir, codebook=self.codebook,
-                            region=self.ctx.region, replicates=self.ctx.replicates, seed=self.ctx.seed, report=self)
+                            region=self.ctx.region, replicates=self.ctx.replicates, seed=self.ctx.seed, report=self,
+                            store=self.store_shared)
 
     @cached_property
     def city_item_means(self) -> pd.DataFrame:

@@ -418,11 +418,12 @@ def cache_path(processed_dir: Path, year: int, region: str, key: str) -> Path:
 
 
 def year_results(year: int, *, processed_dir, codebook, region: str | None = None, replicates: int = 500,
-                 seed: int | None = None, report=None, progress=None) -> YearResults:
+                 seed: int | None = None, report=None, progress=None, store: bool = True) -> YearResults:
     """The year's shared results: read from ``data/interim/<year>/`` when computed before from the
     same inputs and settings (:func:`cache_key`), else computed (from ``report`` when given, an
-    :class:`~satisfaction.report.AnnualReport` of the same year and settings, else from a new one) and
-    written there atomically. Every bulletin of the year reads the same file."""
+    :class:`~satisfaction.report.AnnualReport` of the same year and settings, else from a new one) and,
+    unless ``store`` is False (exploring, which writes nothing), written there atomically. Every
+    bulletin of the year reads the same file."""
     from ..codebook import Codebook, load_codebook
     from ..ingest import atomic_write_bytes
     from ..paths import resolve
@@ -445,6 +446,8 @@ def year_results(year: int, *, processed_dir, codebook, region: str | None = Non
         report = AnnualReport(year, processed_dir=processed_dir, codebook=cb, region=region, replicates=replicates,
                               seed=seed)
     results = compute_year_results(report, targets, progress=progress)
+    if not store:
+        return results
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
     return results

@@ -253,6 +253,7 @@ def open_report(namespace: dict | None = None, **overrides):
         raise
     report.run = run
     report.bulletins_root = run.target.parent.parent / CITIES
+    report.store_shared = params["publish"]
     display(Markdown(report.heading_markdown()))
     return report
 
@@ -482,7 +483,7 @@ def open_bulletin(namespace: dict | None = None, **overrides):
     try:
         codebook = load_codebook(run.codebook)
         results = year_results(params["year"], processed_dir=run.processed, codebook=codebook, region=run.region,
-                               replicates=params["replicates"], seed=params["seed"])
+                               replicates=params["replicates"], seed=params["seed"], store=params["publish"])
         bulletin = CityBulletin(results, codebook, run.params["city"], lang=params["lang"], issued=params["issued"],
                                 report_href=report_href(params["lang"]))
     except BaseException:
