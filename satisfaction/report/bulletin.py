@@ -129,13 +129,14 @@ class CityBulletin:
         text = [self.t("b_overall", city=self.name(), est=fmt.num(me["estimate"]), ci=self.ci(me["ci_low"], me["ci_high"]),
                        prov=fmt.num(prov["estimate"]), versus=versus),
                 self.t("b_rank", p=int(rank["cities"]), lower=int(rank["lower"]), upper=int(rank["upper"]),
-                       tier=self.t(f"tier_{r.tiers[self.city]}"), rank=int(rank["rank"]))]
+                       tier=self.t(f"tier_{r.tiers[self.city]}"), rank=int(rank["rank"]), third=-(-int(rank["cities"]) // 3))]
         if r.change is not None and self.city in set(r.change["city"]):
             ch = r.change.set_index("city").loc[self.city]
             verdict = (self.t("change_none") if not ch["significant"]
                        else self.t("change_up") if ch["change"] > 0 else self.t("change_down"))
             text.append(self.t("b_change", prev=r.previous_year, before=fmt.num(ch["previous"]), change=fmt.signed(ch["change"]),
-                               ci=fmt.interval(ch["ci_low"], ch["ci_high"], signed_values=True), verdict=verdict))
+                               ci=fmt.interval(ch["ci_low"], ch["ci_high"], signed_values=True), verdict=verdict,
+                               n=len(r.change)))
         else:
             text.append(self.t("b_no_change"))
         blocks = [Markdown("".join(text) if self.lang == "zh" else " ".join(text))]
@@ -172,7 +173,7 @@ class CityBulletin:
     def _indicators(self) -> list:
         rows = self._indicator_rows()
         judge = {"above": self.t("b_pos_above"), "below": self.t("b_pos_below"), "none": self.t("b_pos_none")}
-        indent = "　" if self.lang == "zh" else "  "
+        indent = "　" if self.lang == "zh" else "\u2003"     # a space HTML does not collapse
         display = pd.DataFrame({
             self.t("col_measure"): [(indent if lv == 2 else "") + label for lv, label in zip(rows["level"], rows["label"])],
             self.t("col_city_score"): rows["estimate"].map(fmt.num),
@@ -194,7 +195,8 @@ class CityBulletin:
             words.append(self.t("b_none_different"))
         fig = plotting.difference_chart(ind, title=self.t("b_diff_title", city=self.name()), xlabel=self.t("b_diff_x"),
                                         position_labels=judge)
-        return [Markdown("\n\n".join(words)), Figure("differences", fig), Table("indicators", display, rows)]
+        return [Markdown("\n\n".join(words)), Figure("differences", fig),
+                Table("indicators", display, rows, note=self.t("ci_raw_note"))]
 
     # ---- 3. satisfaction rates ----------------------------------------------------------------------
     def _rates(self) -> list:
@@ -225,22 +227,21 @@ class CityBulletin:
 
         d = self.results.drivers
         d = d[d["city"] == self.city].sort_values("importance", ascending=False)
-        words = [self.t("b_priorities_intro")]
+        words = [self.t("b_priorities_intro", average=fmt.pct(1 / max(len(d), 1)))]
         if d["importance"].isna().all():
             words.append(self.t("b_priorities_too_few", k=MIN_ROWS_PER_PREDICTOR))
             return [Markdown("\n\n".join(words))]
         named = d[d["priority"]]
         thin = d[d["candidate"] & ~d["priority"]]
-        if len(named):
-            words.append(self.t("b_priorities", items=self.join(
-                self.t("b_priority_item", label=self.node(row["indicator"]), imp=fmt.pct(row["importance"]),
-                       ci=fmt.interval(100 * row["ci_low"], 100 * row["ci_high"]) + "%", score=fmt.num(row["performance"]))
-                for _, row in named.iterrows())))
-        else:
-            words.append(self.t("b_no_priorities"))
+
+        def items(rows):
+            return self.join(self.t("b_priority_item", label=self.node(row["indicator"]), imp=fmt.pct(row["importance"]),
+                                    ci=fmt.interval(100 * row["ci_low"], 100 * row["ci_high"]) + "%",
+                                    score=fmt.num(row["performance"])) for _, row in rows.iterrows())
+
+        words.append(self.t("b_priorities", items=items(named)) if len(named) else self.t("b_no_priorities"))
         if len(thin):
-            quoted = [f"“{self.node(c)}”" if self.lang == "zh" else f'"{self.node(c)}"' for c in thin["indicator"]]
-            words.append(self.t("b_candidates", items=self.join(quoted)))
+            words.append(self.t("b_candidates", items=items(thin)))
         return [Markdown("\n\n".join(words))]
 
     # ---- 5. the next tier ------------------------------------------------------------------------------
@@ -279,15 +280,15 @@ class CityBulletin:
 
 
 def probability(p: float, lang: str = "zh") -> str:
-    """A probability as a reader sees it: a percentage, with "不足0.1%" / "< 0.1%" and "超过99.9%" /
-    "> 99.9%" at the ends (a finite replicate distribution cannot say "never" or "certainly")."""
+    """A probability as a reader sees it: a whole percentage, "< 1%" and "> 99%" at the ends — a
+    few hundred replicates resolve no finer, and cannot say "never" or "certainly"."""
     if pd.isna(p):
         return "—"
-    if p < 0.001:
-        return "不足0.1%" if lang == "zh" else "< 0.1%"
-    if p > 0.999:
-        return "超过99.9%" if lang == "zh" else "> 99.9%"
-    return fmt.pct(p)
+    if p < 0.01:
+        return "< 1%"
+    if p > 0.99:
+        return "> 99%"
+    return f"{100 * p:.0f}%"
 
 
 def target_label(row, words) -> str:

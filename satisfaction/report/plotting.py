@@ -623,10 +623,10 @@ def difference_chart(rows: pd.DataFrame, *, title: str, xlabel: str, position_la
     colours = {"above": OKABE_ITO["bluish_green"], "below": OKABE_ITO["vermillion"], "none": TEXT_GREY}
     markers = {"above": "^", "below": "v", "none": "o"}
     data = rows.iloc[::-1].reset_index(drop=True)
-    fig = _new_figure((7.0, 0.2 * len(data) + 1.1))
+    fig = _new_figure((7.0, 0.17 * len(data) + 1.1))
     ax = fig.subplots()
     y = np.arange(len(data))
-    ax.axvline(0, color=LIGHT_GREY, linewidth=1, zorder=1)
+    ax.axvline(0, color=TEXT_GREY, linewidth=1.3, zorder=1)      # the provincial value: darker than the grid
     for position in ("none", "below", "above"):
         sel = (data["position"] == position).to_numpy()
         if not sel.any():
