@@ -235,12 +235,16 @@ def tier_gaps(ctx, *, tol: float = 0.05) -> pd.DataFrame:
     year's precision would show the city there if its true score did not change; ``improvement_80 =
     gap + z₀.₈ · SE`` is the true improvement after which a survey of this precision shows it there
     four times in five."""
-    from ..ranking import rank_sets
+    from ..ranking import _inputs, _normal_draws, _rejections
     from ..survey.estimate import vcov
 
     rows = ctx._index_rows(ctx.node_scores).loc[list(ctx.scores["city"])]
     est, var = rows["estimate"].astype(float), vcov(rows.reset_index()).to_numpy()
     p = len(est)
+    # rank_sets' own steps, its normal draws taken once: they depend on the covariance and the seed,
+    # not on the estimates, so every moved score is judged against the same draws
+    values, v, se_pairs, _ = _inputs(est, var)
+    z = _normal_draws(v, ctx.rank_draws, ctx.seed)
     tiers = ctx.ranking["tiers"]
     out = []
     for city in est.index:
@@ -252,12 +256,14 @@ def tier_gaps(ctx, *, tol: float = 0.05) -> pd.DataFrame:
             continue
         goal = NEXT_TIER[tier]
 
-        def reaches(score: float, city=city, goal=goal) -> bool:
-            moved = est.copy()
-            moved[city] = score
-            sets = rank_sets(moved, var, level=ctx.level, n_draws=ctx.rank_draws, seed=ctx.seed)
-            s = sets.set_index(sets.columns[0]).loc[city]
-            return ORDER[_tier_of(int(s["lower"]), int(s["upper"]), p)] >= ORDER[goal]
+        j = list(est.index).index(city)
+
+        def reaches(score: float, j=j, goal=goal) -> bool:
+            moved = values.copy()
+            moved[j] = score
+            rejected = _rejections(moved, se_pairs, z, ctx.level, "two-sided", True, True)
+            lower, upper = 1 + int(rejected[:, j].sum()), p - int(rejected[j].sum())
+            return ORDER[_tier_of(lower, upper, p)] >= ORDER[goal]
 
         low, high = float(est[city]), 100.0
         if not reaches(high):
