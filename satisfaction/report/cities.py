@@ -148,7 +148,7 @@ def compute_year_results(report, targets=None, progress=None) -> YearResults:
     return YearResults(year=ctx.year, region=ctx.region, level=ctx.level,
                        settings={"replicates": ctx.replicates, "seed": ctx.seed, "rank_draws": ctx.rank_draws},
                        cities=cities, nodes=nodes, province=province, versus=versus, node_ranks=node_ranks,
-                       tiers=report.ctx.ranking["tiers"].copy(), change=change, previous_year=ctx.previous_year,
+                       tiers=ctx.tiers.copy(), change=change, previous_year=ctx.previous_year,
                        trend=trend, rates=rates, drivers=drivers, gaps=gaps, targets=evaluated,
                        target_confidence=confidence, precision=_plain(ctx.precision), min_cell=cb.min_cell,
                        timings=timings)
@@ -205,7 +205,7 @@ def _node_ranks(ctx, nodes: pd.DataFrame) -> pd.DataFrame:
         if len(rows) < 2:
             continue
         # the index's sets are the provincial report's own (same units, order and draws)
-        sets = ctx.ranking["sets"] if node == ctx.codebook.tree.code else ctx.rank_sets(node=node)
+        sets = ctx.index_sets if node == ctx.codebook.tree.code else ctx.rank_sets(node=node)
         unit = sets.columns[0]
         out.append(pd.DataFrame({"city": sets[unit].to_numpy(), "node": node, "rank": sets["rank"].to_numpy(),
                                  "lower": sets["lower"].to_numpy(), "upper": sets["upper"].to_numpy(),
@@ -245,7 +245,7 @@ def tier_gaps(ctx, *, tol: float = 0.05) -> pd.DataFrame:
     # not on the estimates, so every moved score is judged against the same draws
     values, v, se_pairs, _ = _inputs(est, var)
     z = _normal_draws(v, ctx.rank_draws, ctx.seed)
-    tiers = ctx.ranking["tiers"]
+    tiers = ctx.tiers
     out = []
     for city in est.index:
         tier = tiers[city]

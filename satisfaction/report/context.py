@@ -197,6 +197,19 @@ class ReportContext:
                          n_draws=self.rank_draws, seed=self.seed if seed is None else seed)
 
     @cached_property
+    def index_sets(self) -> pd.DataFrame:
+        """The index's simultaneous rank confidence sets, cities in the order of the scores table
+        (the sets :attr:`ranking` reports, and the tiers are made of)."""
+        rows = self._index_rows(self.node_scores).loc[list(self.scores["city"])]
+        return rank_sets(rows["estimate"], vcov(rows.reset_index()).to_numpy(), level=self.level,
+                         n_draws=self.rank_draws, seed=self.seed)
+
+    @cached_property
+    def tiers(self) -> pd.Series:
+        """Each city's tier from :attr:`index_sets` (:func:`rank_tiers`)."""
+        return rank_tiers(self.index_sets)
+
+    @cached_property
     def ranking(self) -> dict:
         """The index's rank sets, pairwise max-t comparisons, letter groups, τ-best/worst sets and
         each city against the provincial average (official sizes, Holm)."""
@@ -204,12 +217,12 @@ class ReportContext:
 
         rows = self._index_rows(self.node_scores).loc[list(self.scores["city"])]
         est, var = rows["estimate"], vcov(rows.reset_index()).to_numpy()
-        sets = rank_sets(est, var, level=self.level, n_draws=self.rank_draws, seed=self.seed)
+        sets = self.index_sets
         pairs = pairwise(est, var, level=self.level, seed=self.seed)
         tau = int(np.ceil(len(est) / 3))          # the same cut as the tiers: the top and bottom third
         sizes = self.sizes().reindex(est.index).to_numpy()
         return {"sets": sets, "pairs": pairs, "letters": tiers(est, pairs),
-                "tiers": rank_tiers(sets),
+                "tiers": self.tiers,
                 "best": tau_best(est, var, tau, level=self.level, n_draws=self.rank_draws, seed=self.seed),
                 "worst": tau_best(est, var, tau, level=self.level, n_draws=self.rank_draws, seed=self.seed, worst=True),
                 "average": versus_average(est, var, sizes=sizes, level=self.level), "tau": tau}
