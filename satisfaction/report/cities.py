@@ -235,7 +235,7 @@ def tier_gaps(ctx, *, tol: float = 0.05) -> pd.DataFrame:
     year's precision would show the city there if its true score did not change; ``improvement_80 =
     gap + z₀.₈ · SE`` is the true improvement after which a survey of this precision shows it there
     four times in five."""
-    from ..ranking import _inputs, _normal_draws, _rejections
+    from ..ranking import _inputs, _normal_draws, _pair_maxima, _rejections
     from ..survey.estimate import vcov
 
     rows = ctx._index_rows(ctx.node_scores).loc[list(ctx.scores["city"])]
@@ -245,6 +245,11 @@ def tier_gaps(ctx, *, tol: float = 0.05) -> pd.DataFrame:
     # not on the estimates, so every moved score is judged against the same draws
     values, v, se_pairs, _ = _inputs(est, var)
     z = _normal_draws(v, ctx.rank_draws, ctx.seed)
+    # the single-step critical value (the stepdown's first step, which depends on the covariance
+    # alone): whatever single-step rejects, the stepdown rejects too, so the score at which
+    # single-step sets would reach the next tier — a closed form — bounds the search from above
+    single = float(np.quantile(_pair_maxima(z, se_pairs, ~np.eye(p, dtype=bool)), ctx.level))
+    third = int(np.ceil(p / 3))
     tiers = ctx.tiers
     out = []
     for city in est.index:
@@ -265,7 +270,15 @@ def tier_gaps(ctx, *, tol: float = 0.05) -> pd.DataFrame:
             lower, upper = 1 + int(rejected[:, j].sum()), p - int(rejected[j].sum())
             return ORDER[_tier_of(lower, upper, p)] >= ORDER[goal]
 
-        low, high = float(est[city]), 100.0
+        others = np.arange(p) != j
+        if goal == "top":        # better than p − third cities: above the (p − third)-th smallest bar
+            bound = np.sort(values[others] + single * se_pairs[j, others])[p - third - 1]
+        else:                    # at most p − third − 1 cities better: not below the (p − third)-th largest bar
+            bound = np.sort(values[others] - single * se_pairs[others, j])[::-1][p - third - 1]
+        low = float(est[city])
+        high = min(100.0, max(float(bound) + 1e-9, low + tol))
+        if not reaches(high):
+            high = 100.0
         if not reaches(high):
             required = np.nan
         else:
