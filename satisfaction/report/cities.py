@@ -114,6 +114,7 @@ def compute_year_results(report, targets=None, progress=None) -> YearResults:
     step("ranks")
     node_ranks = _node_ranks(ctx, nodes)
     lap("ranks")
+    step("trend")
     change = _plain(ctx.city_change()) if ctx.previous_year is not None else None
     idx = cb.tree.code
     trend = []
