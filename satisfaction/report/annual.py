@@ -19,7 +19,7 @@ from ..drivers import QUADRANTS, importance_performance
 from ..index import city_flags, pls_index, unit_item_means
 from ..survey.weighting import replicate_design
 from .context import LEVEL, RANK_DRAWS, REPLICATES, SENSITIVITY_DRAWS, ReportContext
-from .labels import check_lang, t
+from .labels import check_lang, issued_line, t
 from .sections import SECTIONS
 from .sections.base import Figure, Markdown, Table, section_number
 
@@ -213,13 +213,8 @@ class AnnualReport:
         return self.t("report_title", year=self.year, region=self.region_name)
 
     def heading_markdown(self) -> str:
-        issuer = self.codebook.raw.get("issuer") or {}
-        issuer = issuer.get("en" if self.lang == "en" else "zh", "") if isinstance(issuer, dict) else str(issuer)
-        date = (f"{self.issued.year}年{self.issued.month}月{self.issued.day}日" if self.lang == "zh"
-                else self.issued.strftime("%d %B %Y"))
         sub = self.t("report_subtitle", n_cities=len(self.ctx.scores), n=self.ctx.survey.rows_kept, year=self.year)
-        lines = [f"# {self.title}", sub, self.t("report_issued", issuer=issuer, date=date) if issuer else date]
-        return "\n\n".join(lines)
+        return "\n\n".join([f"# {self.title}", sub, issued_line(self.codebook, self.issued, self.lang)])
 
     def reproducibility(self) -> str:
         """Package version, codebook hash, the inputs' hashes (from the manifest) and the settings."""

@@ -106,12 +106,11 @@ def run_bulletins(year: int, *, cities="all", lang: str = "zh", project: str | P
     from .publish import BULLETIN_PARAMETERS, ReportRun, check_parameters, publish_files, report_href
 
     started = time.perf_counter()
-    values = {"year": year, "city": "_", "lang": lang, "publish": True, "project": str(project) if project else None,
+    values = {"year": year, "city": None, "lang": lang, "publish": True, "project": str(project) if project else None,
               "replicates": replicates or BULLETIN_PARAMETERS["replicates"].default, "seed": seed, "issued": issued,
               "pdf": pdf, "wait": wait}
     params = check_parameters(values, spec=BULLETIN_PARAMETERS)
-    base = ReportRun.plan(dict(params, city=None), processed_root=processed_root, reports_root=output_root,
-                          codebook=codebook)
+    base = ReportRun.plan(params, processed_root=processed_root, reports_root=output_root, codebook=codebook)
     cb = load_codebook(base.codebook)
     codes = resolve_cities(cities, cb)
     if sum(x is not None for x in (executor, scheduler)) > 1:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import fmt, plotting
 from ..codebook import Codebook, normalize_header
-from .labels import check_lang, t
+from .labels import check_lang, issued_line, issuer_name, t
 from .sections.base import Figure, Markdown, Table, section_number
 
 NOTEBOOK = "city_bulletin.ipynb"
@@ -77,14 +77,9 @@ class CityBulletin:
         return self.t("b_title", year=self.year, city=self.name())
 
     def heading_markdown(self) -> str:
-        issuer = self.codebook.raw.get("issuer") or {}
-        issuer = issuer.get("en" if self.lang == "en" else "zh", "") if isinstance(issuer, dict) else str(issuer)
-        date = (f"{self.issued.year}年{self.issued.month}月{self.issued.day}日" if self.lang == "zh"
-                else self.issued.strftime("%d %B %Y"))
         n = int(self.results.precision.set_index("city").loc[self.city, "n"])
-        lines = [f"# {self.title}", self.t("b_subtitle", region=self.region_name, year=self.year, n=n),
-                 self.t("report_issued", issuer=issuer, date=date) if issuer else date]
-        return "\n\n".join(lines)
+        return "\n\n".join([f"# {self.title}", self.t("b_subtitle", region=self.region_name, year=self.year, n=n),
+                            issued_line(self.codebook, self.issued, self.lang)])
 
     # ---- the sections ----------------------------------------------------------------------------
     def numbered(self) -> list[tuple[str, str]]:
@@ -331,25 +326,12 @@ BULLETIN_STEPS = ("figures", "html", "docx", "pdf")
 def bulletin_notebook(bulletin):
     """The bulletin as an nbformat notebook of display outputs: the heading, then one cell per
     section (what :func:`show_bulletin` shows for it)."""
-    import nbformat
+    from .display import block_outputs, outputs_notebook
 
-    from .display import block_outputs
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["satisfaction"] = {"year": bulletin.year, "region": bulletin.results.region, "lang": bulletin.lang,
-                                   "city": bulletin.city, "title": bulletin.title}
-    nb.metadata["language_info"] = {"name": "python"}
-    head = nbformat.v4.new_code_cell(source="", outputs=[nbformat.v4.new_output(
-        "display_data", data={"text/markdown": bulletin.heading_markdown()})])
-    head["id"] = "heading"
-    nb.cells.append(head)
-    for key, blocks in bulletin.all_blocks.items():
-        outputs = [nbformat.v4.new_output(o["output_type"], data=o["data"], metadata=o["metadata"])
-                   for o in block_outputs(blocks)]
-        cell = nbformat.v4.new_code_cell(source="", outputs=outputs)
-        cell["id"] = f"section-{key}"
-        nb.cells.append(cell)
-    return nb
+    return outputs_notebook(bulletin.heading_markdown(),
+                            {key: block_outputs(blocks) for key, blocks in bulletin.all_blocks.items()},
+                            {"year": bulletin.year, "region": bulletin.results.region, "lang": bulletin.lang,
+                             "city": bulletin.city, "title": bulletin.title})
 
 
 def show_bulletin(bulletin, key: str) -> None:
@@ -392,8 +374,7 @@ def bulletin_files(bulletin, *, pdf: bool = True) -> dict[str, bytes]:
     files[f"{stem}.html"] = html.encode("utf-8")
     fault_point("html")
     blocks = [Markdown(bulletin.heading_markdown())] + [b for blocks in bulletin.all_blocks.values() for b in blocks]
-    issuer = bulletin.codebook.raw.get("issuer") or {}
-    issuer = issuer.get("en" if bulletin.lang == "en" else "zh", "") if isinstance(issuer, dict) else str(issuer)
+    issuer = issuer_name(bulletin.codebook, bulletin.lang)
     files[f"{stem}.docx"] = document_bytes(blocks, title=bulletin.title, lang=bulletin.lang, issued=bulletin.issued,
                                            author=issuer or None, footer=issuer or None)
     fault_point("docx")

@@ -418,14 +418,11 @@ def cache_key(codebook, processed_dir: Path, year: int, region: str, replicates:
     package's, the codebook, every year's processed manifest up to ``year``, the targets file,
     replicates, seed, rank draws and level."""
     from .. import __version__
-    from .context import LEVEL, RANK_DRAWS
+    from .context import LEVEL, RANK_DRAWS, processed_years
 
     processed_dir = Path(processed_dir)
-    manifests = {}
-    for folder in sorted(processed_dir.iterdir()) if processed_dir.is_dir() else []:
-        manifest = folder / "manifest.json"
-        if folder.name.isdigit() and int(folder.name) <= year and manifest.is_file():
-            manifests[folder.name] = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    manifests = {str(y): hashlib.sha256((processed_dir / str(y) / "manifest.json").read_bytes()).hexdigest()
+                 for y in processed_years(processed_dir, year)}
     parts = {"version": CACHE_VERSION, "package": __version__, "codebook": codebook.sha256, "year": int(year),
              "region": region, "replicates": int(replicates), "seed": int(seed), "rank_draws": RANK_DRAWS,
              "level": LEVEL, "targets": None if targets is None else targets.sha256, "manifests": manifests}

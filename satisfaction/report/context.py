@@ -134,11 +134,7 @@ class ReportContext:
     @cached_property
     def years(self) -> list[int]:
         """Every year up to this one with processed data (a manifest), oldest first."""
-        found = []
-        for folder in self.processed_dir.iterdir() if self.processed_dir.is_dir() else []:
-            if folder.name.isdigit() and int(folder.name) <= self.year and (folder / "manifest.json").is_file():
-                found.append(int(folder.name))
-        return sorted(found)
+        return processed_years(self.processed_dir, self.year)
 
     @cached_property
     def scores_by_year(self) -> dict[int, pd.DataFrame]:
@@ -257,6 +253,15 @@ class ReportContext:
                              "moe_proportion": moe_p.to_numpy(), "moe_index": (z * rows["se"]).to_numpy(),
                              "meets": (moe_p <= TARGET_MARGIN + 1e-12).to_numpy(),
                              "minimum": self.codebook.min_valid_per_city})
+
+
+def processed_years(processed_dir: Path, up_to: int) -> list[int]:
+    """The years up to ``up_to`` with processed data (a ``<year>/manifest.json``), oldest first."""
+    processed_dir = Path(processed_dir)
+    if not processed_dir.is_dir():
+        return []
+    return sorted(int(f.name) for f in processed_dir.iterdir()
+                  if f.name.isdigit() and int(f.name) <= up_to and (f / "manifest.json").is_file())
 
 
 def rank_tiers(sets: pd.DataFrame) -> pd.Series:

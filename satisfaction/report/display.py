@@ -116,23 +116,30 @@ def section_outputs(report, key: str) -> list[dict]:
     return cache[key]
 
 
-def report_notebook(report):
-    """The whole report as an nbformat notebook of display outputs: the heading, then one cell per
-    section, each holding exactly what :func:`show_section` shows for it."""
+def outputs_notebook(heading: str, sections: dict[str, list[dict]], metadata: dict):
+    """An nbformat notebook of display outputs: a ``heading`` cell (markdown), then one cell per
+    section (key → its outputs, as :func:`block_outputs` gives them), with ``metadata`` under
+    ``satisfaction``. The report and the city bulletins are written as such notebooks."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["satisfaction"] = {"year": report.year, "region": report.ctx.region, "lang": report.lang,
-                                   "title": report.title}
+    nb.metadata["satisfaction"] = dict(metadata)
     nb.metadata["language_info"] = {"name": "python"}
     head = nbformat.v4.new_code_cell(source="", outputs=[nbformat.v4.new_output(
-        "display_data", data={"text/markdown": report.heading_markdown()})])
+        "display_data", data={"text/markdown": heading})])
     head["id"] = "heading"
     nb.cells.append(head)
-    for s in report.sections:
-        cell = nbformat.v4.new_code_cell(source="", outputs=[nbformat.v4.new_output(o["output_type"], data=o["data"],
-                                                                                     metadata=o["metadata"])
-                                                             for o in section_outputs(report, s.key)])
-        cell["id"] = f"section-{s.key}"
+    for key, outputs in sections.items():
+        cell = nbformat.v4.new_code_cell(source="", outputs=[
+            nbformat.v4.new_output(o["output_type"], data=o["data"], metadata=o["metadata"]) for o in outputs])
+        cell["id"] = f"section-{key}"
         nb.cells.append(cell)
     return nb
+
+
+def report_notebook(report):
+    """The whole report as an nbformat notebook of display outputs: the heading, then one cell per
+    section, each holding exactly what :func:`show_section` shows for it."""
+    return outputs_notebook(report.heading_markdown(), {s.key: section_outputs(report, s.key) for s in report.sections},
+                            {"year": report.year, "region": report.ctx.region, "lang": report.lang,
+                             "title": report.title})

@@ -366,6 +366,21 @@ def check_lang(lang: str) -> str:
     return lang
 
 
+def issuer_name(codebook, lang: str = "zh") -> str:
+    """The codebook's ``issuer`` in ``lang`` (a mapping zh/en, or one text); "" when there is none."""
+    issuer = codebook.raw.get("issuer") or ""
+    if isinstance(issuer, dict):
+        return issuer.get("en" if lang == "en" else "zh", "")
+    return str(issuer)
+
+
+def issued_line(codebook, issued, lang: str = "zh") -> str:
+    """The line under a title: "发布单位：…　　发布日期：2025年3月15日" (the date alone without an issuer)."""
+    date = f"{issued.year}年{issued.month}月{issued.day}日" if lang == "zh" else issued.strftime("%d %B %Y")
+    issuer = issuer_name(codebook, lang)
+    return t("report_issued", lang, issuer=issuer, date=date) if issuer else date
+
+
 def t(key: str, lang: str = "zh", **fmt) -> str:
     """The text ``key`` in ``lang``, formatted with ``fmt``."""
     return TEXT[check_lang(lang)][key].format(**fmt)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..xlsx import workbook_bytes
 from .columns import WORDS, describe, number_format
+from .labels import issuer_name
 
 __all__ = ["report_workbook", "report_csvs", "sheet_names", "column_notes", "provenance", "csv_bytes"]
 
@@ -43,9 +44,7 @@ def provenance(report) -> list[tuple[str, ...]]:
 
     w, lang = WORDS[report.lang], report.lang
     manifest = getattr(report.ctx.survey, "manifest", None) or {}
-    issuer = report.codebook.raw.get("issuer") or ""
-    if isinstance(issuer, dict):
-        issuer = issuer.get("en" if lang == "en" else "zh", "")
+    issuer = issuer_name(report.codebook, lang)
     pairs = [(w["title"], report.title)]
     if issuer:
         pairs.append((w["issuer"], str(issuer)))
