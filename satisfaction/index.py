@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from ._deprecation import renamed
 from .codebook import Codebook
@@ -299,25 +298,13 @@ def replicate_item_means(design, codebook: Codebook, *, by: str = "city") -> np.
 
         x_b[u, j] = Σ_{i∈u} W_ib a_ij s_ij / Σ_{i∈u} W_ib a_ij     (NaN when the denominator is 0),
 
-    units sorted as there. Both sums for all replicates are one product ``Zᵀ W`` with Z the sparse
-    n × (2 · units · items) matrix of ``a_ij s_ij`` and ``a_ij`` placed in respondent i's unit, taken
-    block by block when the replicates are generated in blocks."""
-    items = codebook.index_items
-    scores = rescale_items(design.data[items], codebook).to_numpy(dtype=float)
-    answered = ~np.isnan(scores)
-    codes, units = pd.factorize(design.data[by], sort=True)  # the order of groupby(sort=True); NaN → −1, dropped
-    n, k, m = len(scores), len(items), len(units)
-    rows, cols = np.nonzero(answered & (codes >= 0)[:, None])
-    cell = codes[rows] * k + cols
-    z = sparse.csr_matrix((np.concatenate([scores[rows, cols], np.ones(len(rows))]),
-                           (np.concatenate([rows, rows]), np.concatenate([cell, m * k + cell]))), shape=(n, 2 * m * k))
-    replicates = design.require_replicates()
-    sums = np.zeros((2 * m * k, replicates.n_replicates))
-    for block, w in replicates.blocks():
-        sums += np.asarray(z[block].T @ w)
-    num, den = sums[:m * k], sums[m * k:]
-    means = num / np.where(den > 0, den, np.nan)
-    return means.T.reshape(-1, m, k)
+    units sorted as there (:func:`satisfaction.survey.estimate.replicate_means`: both sums for all
+    replicates are one product per unit, block by block of the design's replicates)."""
+    from .survey.estimate import replicate_means
+
+    scores = rescale_items(design.data[codebook.index_items], codebook).to_numpy(dtype=float)
+    means, _ = replicate_means(design, scores, by=by)
+    return means
 
 
 def _replicate_unit_means(design, codebook: Codebook, by: str) -> tuple[np.ndarray, np.ndarray, list]:

@@ -457,6 +457,83 @@ def bootstrap_alpha(items: pd.DataFrame, *, replicates: int = 1000, seed: int | 
                       "replicates": int(np.isfinite(alphas).sum()), "n": n}, name="bootstrap_alpha")
 
 
+def replicate_alpha(design, blocks: dict[str, list[str]], *, by: str | list | None = "city",
+                    level: float = 0.95) -> pd.DataFrame:
+    """Cronbach's alpha of every block of items (e.g. each first-level indicator) in every domain of
+    ``by`` (e.g. each city), weighted by the design, with the SE and interval from the design's
+    replicates — all blocks and domains from one pass over the replicates.
+
+    For each block, respondents who answered all its items are kept (listwise, as
+    :func:`cronbach_alpha`). The point estimate is :func:`cronbach_alpha` with the design's weights;
+    under replicate b, alpha is ``k/(k−1) · (1 − Σ_j var_b x_j / var_b T)`` from the weighted first
+    and second moments of the items and of their total ``T`` (:func:`alpha_replicates`), and the
+    moments of every block are one matrix product per domain: ``Mᵀ W`` with ``M`` the respondents'
+    columns ``[1, x_j, x_j², T, T²]`` of every block (zero where the block is incomplete). SEs
+    combine the replicates by the design's conventions
+    (:func:`satisfaction.survey.variance.replicate_variance`, R's ``svrVar``); the interval is the
+    bootstrap percentile interval for bootstrap replicates and ``α ± q·SE`` for jackknife or BRR,
+    as :func:`bootstrap_alpha`, whose numbers this gives domain by domain (R: ``withReplicates``
+    with the alpha formula; ``psych::alpha`` for the point).
+
+    Returns a tidy frame: ``[by], block, alpha, se, ci_low, ci_high, replicates, n``.
+    """
+    from .survey.store import blas_threads
+    from .survey.variance import confint, replicate_variance
+
+    rep = design.require_replicates()
+    for name, items in blocks.items():
+        if len(items) < 2:
+            raise ValueError(f"block {name!r}: a scale needs at least two items")
+    codes, keys = design.domains(by)
+    D, B = len(keys), rep.n_replicates
+    w = design.weights
+    columns, layout = [], {}
+    for name, items in blocks.items():
+        x = design.data[items].to_numpy(dtype=float)
+        keep = ~np.isnan(x).any(axis=1) & (w > 0)
+        x = np.where(keep[:, None], x, 0.0)
+        total = x.sum(axis=1)
+        start = sum(c.shape[1] for c in columns)
+        k = len(items)
+        columns.append(np.column_stack([keep.astype(float), x, x ** 2, total, total ** 2]))
+        layout[name] = (start, k, keep)
+    moments = np.hstack(columns)
+    sums = np.zeros((D, moments.shape[1], B))
+    with blas_threads():
+        for rows, wb in rep.blocks():
+            dom = codes[rows]
+            part = moments[rows]
+            for d in np.unique(dom[dom >= 0]):
+                sel = dom == d
+                sums[d] += part[sel].T @ wb[sel] if not sel.all() else part.T @ wb
+    replicate_alphas = {}
+    for name, (start, k, keep) in layout.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sw = sums[:, start]
+            m1 = sums[:, start + 1:start + 1 + k] / sw[:, None]
+            m2 = sums[:, start + 1 + k:start + 1 + 2 * k] / sw[:, None]
+            t1 = sums[:, start + 1 + 2 * k] / sw
+            t2 = sums[:, start + 2 + 2 * k] / sw
+            replicate_alphas[name] = (k / (k - 1) * (1 - (m2 - m1 ** 2).sum(axis=1) / (t2 - t1 ** 2))).T  # B × D
+    records = []
+    for d in range(D):
+        for name, (start, k, keep) in layout.items():
+            mine = keep & (codes == d)
+            n = int(mine.sum())
+            point = _alpha(_covariance(design.data.loc[mine, blocks[name]], w[mine])) if n > 1 else np.nan
+            values = replicate_alphas[name][:, d]
+            ok = np.isfinite(values)
+            se = float(np.sqrt(replicate_variance(values, point, scale=rep.scale, rscales=rep.rscales, mse=rep.mse,
+                                                  warn=False))) if ok.any() else np.nan
+            if rep.kind == "bootstrap" and ok.any():
+                low, high = np.quantile(values[ok], [(1 - level) / 2, 1 - (1 - level) / 2])
+            else:
+                low, high = confint(point, se, level)
+            records.append({**keys.iloc[d].to_dict(), "block": name, "alpha": point, "se": se,
+                            "ci_low": float(low), "ci_high": float(high), "replicates": int(ok.sum()), "n": n})
+    return pd.DataFrame(records)
+
+
 # ---- construct validity ----------------------------------------------------------------------------
 
 

@@ -49,9 +49,11 @@ class Replicates:
     """Replicate weights and how to combine them (R's ``svrepdesign`` conventions).
 
     ``weights`` is the n × B matrix of full replicate weights (R's ``combined.weights=TRUE``), or
-    ``None`` when the replicates are generated block by block (``blocks``: a function returning an
-    iterator of ``(rows, weights of those rows)``), so that a national survey's replicates need
-    never be held in memory at once.
+    ``None`` when the replicates are held in compact form (``store``: a
+    :class:`~satisfaction.survey.store.ReplicateStore` of resampling counts and calibration factors,
+    drawn and re-calibrated once) or generated block by block (``block_source``: a function
+    returning an iterator of ``(rows, weights of those rows)``), so that a national survey's
+    replicates need never be held in memory at once. :meth:`blocks` reads any of the three.
     """
 
     weights: np.ndarray | None
@@ -60,6 +62,7 @@ class Replicates:
     rscales: np.ndarray
     mse: bool = False
     block_source: Callable[[], Iterator[tuple[object, np.ndarray]]] | None = field(default=None, repr=False)
+    store: object | None = field(default=None, repr=False)
 
     @property
     def n_replicates(self) -> int:
@@ -79,6 +82,8 @@ class Replicates:
         """``(rows, n_rows × B weights)`` pairs covering every respondent once."""
         if self.weights is not None:
             yield slice(None), self.weights
+        elif self.store is not None:
+            yield from self.store.blocks()
         else:
             yield from self.block_source()
 
@@ -86,6 +91,8 @@ class Replicates:
         """The same replicates as a full n × B matrix."""
         if self.weights is not None:
             return self
+        if self.store is not None:
+            return replace(self, weights=self.store.materialize(), store=None)
         full = np.empty((n, self.n_replicates))
         for rows, w in self.blocks():
             full[rows] = w
@@ -449,7 +456,8 @@ def _center_within(z: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np.
 # ---- replicate weights --------------------------------------------------------------------------
 
 
-#: Above this many replicate weights (n × B), bootstrap replicates are generated block by block.
+#: Above this many replicate weights (n × B), bootstrap replicates stay in compact form (counts and
+#: calibration factors, :class:`~satisfaction.survey.store.ReplicateStore`) instead of one n × B matrix.
 LAZY_THRESHOLD = 50_000_000
 
 
@@ -463,36 +471,29 @@ def bootstrap_weights(design: SurveyDesign, replicates: int = 1000, *, seed: int
     calibrated design the replicates are drawn from the weights before calibration and re-calibrated
     by every recorded step (raking, linear calibration, post-stratification).
 
-    Each stratum draws from its own stream (seeded by ``seed`` and the stratum), so the replicates
-    are the same whether they are held as one n × B matrix or generated a stratum at a time
-    (``lazy``; by default when n × B exceeds :data:`LAZY_THRESHOLD`). To re-rake every replicate,
-    use :func:`satisfaction.weighting.rake_replicates`.
+    The replicates are drawn and re-calibrated once, here, block by block (a block holds whole
+    strata and whole calibration groups: with cities as strata and raking within cities, a city),
+    and kept in compact form: resampling counts and calibration factors
+    (:class:`~satisfaction.survey.store.ReplicateStore`), which every estimator reads. Each stratum
+    draws from its own stream (seeded by ``seed`` and the stratum), so the replicates do not depend
+    on the blocks. Unless ``lazy`` (by default when n × B exceeds :data:`LAZY_THRESHOLD`), the
+    full n × B matrix is then built from the store — the same numbers bit for bit.
     """
+    from .store import ReplicateStore, calibration_blocks
+
     if replicates < 2:
         raise DesignError("the bootstrap needs at least two replicates")
     seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) if seed is None else int(seed)
-    blocks = group_blocks(design._strata_codes)
-    psu, weights = design._psu_codes, design.base_weights
-
-    def source():
-        columns = np.arange(replicates, dtype=np.int64)
-        for h, rows in enumerate(blocks):
-            rng = np.random.default_rng([seed, h])
-            local = np.unique(psu[rows], return_inverse=True)[1].ravel()
-            n_h = int(local.max()) + 1
-            if n_h < 2:
-                raise DesignError("the bootstrap needs at least two PSUs in every stratum")
-            # n_h − 1 draws with replacement per replicate, counted per PSU: counts[k, b]
-            draws = rng.integers(0, n_h, size=(n_h - 1, replicates), dtype=np.int64) * replicates + columns
-            counts = np.bincount(draws.ravel(), minlength=n_h * replicates).reshape(n_h, replicates)
-            yield rows, counts[local] * (weights[rows] * (n_h / (n_h - 1)))[:, None]
-
-    rep = Replicates(None, "bootstrap", 1.0 / (replicates - 1), np.ones(replicates), mse, block_source=source)
+    replays = [c.replay for c in design.calibrations if c.replay is not None]
+    blocks = calibration_blocks(design._strata_codes, [r.groups for r in replays])
+    store = ReplicateStore.draw(blocks, design._strata_codes, design._psu_codes, design.base_weights, replicates,
+                                seed, replays)
+    rep = Replicates(None, "bootstrap", 1.0 / (replicates - 1), np.ones(replicates), mse, store=store)
     if lazy is None:
         lazy = design.n * replicates > LAZY_THRESHOLD
     if not lazy:
         rep = rep.materialize(design.n)
-    return replace(design, replicates=_recalibrated(design, rep))
+    return replace(design, replicates=rep)
 
 
 def _recalibrated(design: SurveyDesign, replicates: Replicates) -> Replicates:

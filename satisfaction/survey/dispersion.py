@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import sparse
 
 from .design import SurveyDesign
+from .store import blas_threads
 from ..errors import SatisfactionError
 from .variance import confint
 
@@ -163,14 +164,15 @@ def _replicate_variances(design, y, ok, domain, D, mean, n_obs) -> np.ndarray:
     dom = np.maximum(domain, 0)
     c = np.where(ok & (domain >= 0)[:, None], y - mean[dom], 0.0)
     s0 = np.zeros((D, p, B)); s1 = np.zeros((D, p, B)); s2 = np.zeros((D, p, B))
-    for rows, wb in rep.blocks():              # blocks of respondents, all replicates at once
-        dm, okb, cb = domain[rows], ok[rows], c[rows]
-        for d in np.unique(dm[dm >= 0]):       # the domains in this block (a handful)
-            sel = dm == d
-            o, cc, W = okb[sel].astype(float), cb[sel], wb[sel]
-            s0[d] += o.T @ W
-            s1[d] += cc.T @ W
-            s2[d] += (cc * cc).T @ W
+    with blas_threads():                       # thin products: one BLAS thread
+        for rows, wb in rep.blocks():          # blocks of respondents, all replicates at once
+            dm, okb, cb = domain[rows], ok[rows], c[rows]
+            for d in np.unique(dm[dm >= 0]):   # the domains in this block (a handful)
+                sel = dm == d
+                o, cc, W = okb[sel].astype(float), cb[sel], wb[sel]
+                s0[d] += o.T @ W
+                s1[d] += cc.T @ W
+                s2[d] += (cc * cc).T @ W
     with np.errstate(invalid="ignore", divide="ignore"):
         m = s1 / s0
         out = (s2 / s0 - m * m) * (n_obs / (n_obs - 1))[:, :, None]

@@ -249,23 +249,29 @@ def _linearized_var(design: SurveyDesign, parts, domain: np.ndarray, n_domains: 
 
 def _replicate_estimates(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
     """Replicate estimates, B × D × p: per block of replicate weights and per domain in it, one
-    matrix product over all replicates."""
+    matrix product over all replicates (numerators and denominators together, BLAS on one thread:
+    the products are thin)."""
+    from .store import blas_threads
+
     rep = design.require_replicates()
     ok = ~np.isnan(y) if x is None else ~(np.isnan(y) | np.isnan(x))
     yf = np.where(ok, y, 0.0)
     base = ok.astype(float) if kind == "mean" else (np.where(ok, x, 0.0) if kind == "ratio" else None)
     B, p = rep.n_replicates, y.shape[1]
-    num = np.zeros((n_domains, p, B))
-    den = np.zeros((n_domains, p, B))
-    for rows, w in rep.blocks():
-        dom = domain[rows]
-        present = np.unique(dom)
-        for d in present:
-            sel = dom == d if len(present) > 1 else slice(None)
-            wd = w[sel]
-            num[d] += yf[rows][sel].T @ wd
-            if base is not None:
-                den[d] += base[rows][sel].T @ wd
+    values = yf if base is None else np.hstack([yf, base])
+    sums = np.zeros((n_domains, values.shape[1], B))
+    with blas_threads():
+        for rows, w in rep.blocks():
+            dom = domain[rows]
+            block = values[rows]
+            present = np.unique(dom)
+            for d in present:
+                if len(present) > 1:
+                    sel = dom == d
+                    sums[d] += block[sel].T @ w[sel]
+                else:
+                    sums[d] += block.T @ w
+    num, den = sums[:, :p], sums[:, p:]
     if kind == "total":
         out = num
     else:
@@ -393,11 +399,24 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
     D, p = len(by_frame), len(cols)
     est, n_obs, _, parts = _point_parts(design, y, domain, n_all, "mean")
     est, n_obs = est[:D], n_obs[:D]
-    frames = [coefficients(pd.Series(n_obs[d] > 0, index=cols)) if callable(coefficients) else coefficients
-              for d in range(D)]
+    if callable(coefficients):
+        # the rule depends only on which items have answers: built once per pattern (most domains
+        # answered every item), not once per domain
+        rule, by_pattern = coefficients, {}
+
+        def coefficients(answered: np.ndarray) -> pd.DataFrame:
+            key = answered.tobytes()
+            if key not in by_pattern:
+                by_pattern[key] = rule(pd.Series(answered, index=cols))
+            return by_pattern[key]
+
+        frames = [coefficients(n_obs[d] > 0) for d in range(D)]
+    else:
+        frames = [coefficients] * D
     names = list(frames[0].index)
     k = len(names)
-    coef_d = np.nan_to_num(np.stack([f.reindex(index=names, columns=cols).to_numpy(dtype=float) for f in frames]))
+    matrices = {id(f): np.nan_to_num(f.reindex(index=names, columns=cols).to_numpy(dtype=float)) for f in frames}
+    coef_d = np.stack([matrices[id(f)] for f in frames])
     comb = np.einsum("dkp,dp->dk", coef_d, np.nan_to_num(est))
     center = None
     if method == "linearization":

@@ -389,34 +389,75 @@ def _whole_groups(groups: np.ndarray, rows, what: str) -> np.ndarray:
     return present
 
 
-def _raking_replay(groups: np.ndarray, prepared: list[_Margin], max_iter: int, tol: float):
+class _Replay:
+    """A calibration step applied to blocks of replicate weights (all replicates at once).
+
+    ``factors(rows, W)`` gives, for a block of rows holding whole ``groups`` (the step's
+    calibration groups, one code per respondent) and their replicate weights ``W`` (rows × B), the
+    cell of each row and the cells × B factors the step multiplies them by; calling the step
+    applies them. Replicate stores keep the factors (:mod:`satisfaction.survey.store`)."""
+
+    def __init__(self, groups: np.ndarray, factors):
+        self.groups = np.asarray(groups)
+        self.factors = factors
+
+    def __call__(self, rows, weights: np.ndarray) -> np.ndarray:
+        cells, factors = self.factors(rows, weights)
+        return weights * factors[cells]
+
+
+def _raking_replay(groups: np.ndarray, prepared: list[_Margin], max_iter: int, tol: float) -> _Replay:
     """Re-rake blocks of replicate weights (all replicates at once): respondents who share a
-    category in every margin get the same factor, so the (joint cells × B) table is raked."""
-    def replay(rows, weights):
+    category in every margin get the same factor, so the (joint cells × B) table is raked — each
+    group's part on its own, so that a group stops iterating when it has converged."""
+    def factors(rows, weights):
         block_margins = prepared
+        block_groups = groups
         if not (isinstance(rows, slice) and rows == slice(None)):
             _whole_groups(groups, rows, "raking")
             block_margins = [_restrict(m, rows) for m in prepared]
+            block_groups = groups[rows]
         key = np.stack([m.cells for m in block_margins], axis=1)
         joint, inverse = np.unique(key, axis=0, return_inverse=True)
         inverse = inverse.ravel()
         n_rows = len(inverse)
         to_joint = sparse.csr_matrix((np.ones(n_rows), (inverse, np.arange(n_rows))), shape=(len(joint), n_rows))
         table = to_joint @ weights
-        table_margins = []
-        for k, m in enumerate(block_margins):
-            sums = sparse.csr_matrix((np.ones(len(joint)), (joint[:, k], np.arange(len(joint)))),
-                                     shape=(len(m.targets), len(joint))) @ table
-            cell_group = np.array([str(label[0]) for label in m.labels])
-            table_margins.append(_Margin(m.variable, joint[:, k], undrawn_spread(m.targets, sums, cell_group), m.labels))
-        raked, _, err = _ipf(table, table_margins, max_iter, tol)
-        if np.nanmax(err) >= tol:
-            # some group in some replicate has no raking solution: it gets fewer margins there
-            raked = _rerake_unsolvable(table, raked, err, table_margins, max_iter, tol)
+        joint_group = np.empty(len(joint), dtype=np.int64)
+        joint_group[inverse] = block_groups
+        present = np.unique(joint_group)
+        if len(present) == 1:
+            raked = _rake_joint_table(table, joint, block_margins, max_iter, tol)
+        else:
+            raked = np.empty_like(table)
+            for g in present:
+                cells = np.flatnonzero(joint_group == g)
+                raked[cells] = _rake_joint_table(table[cells], joint[cells], block_margins, max_iter, tol)
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(table > 0, raked / table, 0.0)
-        return weights * factor[inverse]
-    return replay
+        return inverse, factor
+    return _Replay(groups, factors)
+
+
+def _rake_joint_table(table: np.ndarray, joint: np.ndarray, margins: list[_Margin], max_iter: int,
+                      tol: float) -> np.ndarray:
+    """Rake a (joint cells × B) table of one group's replicate totals to the margins (``joint``:
+    each joint cell's cell of every margin), with :func:`undrawn_spread` for categories a
+    replicate did not draw and :func:`_rerake_unsolvable` for replicates with no solution."""
+    table_margins = []
+    for k, m in enumerate(margins):
+        used, local = np.unique(joint[:, k], return_inverse=True)
+        local = local.ravel()
+        sums = sparse.csr_matrix((np.ones(len(joint)), (local, np.arange(len(joint)))),
+                                 shape=(len(used), len(joint))) @ table
+        labels = [m.labels[c] for c in used]
+        cell_group = np.array([str(label[0]) for label in labels])
+        table_margins.append(_Margin(m.variable, local, undrawn_spread(m.targets[used], sums, cell_group), labels))
+    raked, _, err = _ipf(table, table_margins, max_iter, tol)
+    if np.nanmax(err) >= tol:
+        # some group in some replicate has no raking solution: it gets fewer margins there
+        raked = _rerake_unsolvable(table, raked, err, table_margins, max_iter, tol)
+    return raked
 
 
 def _rerake_unsolvable(table: np.ndarray, raked: np.ndarray, err: np.ndarray, margins: list[_Margin],
@@ -459,9 +500,9 @@ def _column_restricted(m: _Margin, rows: np.ndarray, b: int) -> _Margin:
     return _Margin(m.variable, local.ravel(), targets[used], [m.labels[c] for c in used])
 
 
-def _poststratify_replay(cells: np.ndarray, targets: np.ndarray):
+def _poststratify_replay(cells: np.ndarray, targets: np.ndarray) -> _Replay:
     """Post-stratify blocks of replicate weights: each cell scaled to its population count."""
-    def replay(rows, weights):
+    def factors(rows, weights):
         local = cells[rows]
         if not (isinstance(rows, slice) and rows == slice(None)):
             _whole_groups(cells, rows, "post-stratification")
@@ -470,8 +511,8 @@ def _poststratify_replay(cells: np.ndarray, targets: np.ndarray):
         sums = agg @ weights
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(sums > 0, targets[used][:, None] / sums, 1.0)
-        return weights * factor[inverse.ravel()]
-    return replay
+        return inverse.ravel(), factor
+    return _Replay(cells, factors)
 
 
 def _calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray, method: str, max_iter: int,
@@ -517,28 +558,32 @@ def _calibration_factors(x: np.ndarray, d: np.ndarray, totals: np.ndarray, metho
     return g[:, 0] if single else g
 
 
-def _linear_replay(x: np.ndarray, totals: np.ndarray, groups: np.ndarray, method: str, max_iter: int, tol: float):
+def _linear_replay(x: np.ndarray, totals: np.ndarray, groups: np.ndarray, method: str, max_iter: int,
+                   tol: float) -> _Replay:
     """Calibrate blocks of replicate weights to the same totals, group by group (the model matrix
-    is block-diagonal by group), all replicates of a group at once."""
+    is block-diagonal by group), all replicates of a group at once. The g-weights ``1 + xᵀλ_b``
+    are kept per respondent."""
     columns_of = [np.flatnonzero(np.abs(x[groups == g]).sum(axis=0) > 0) for g in range(int(groups.max()) + 1)]
 
-    def replay(rows, weights):
-        out = np.array(weights, dtype=float, copy=True)
+    def factors(rows, weights):
+        g_weights = np.ones(weights.shape)
         local_groups = groups[rows]
         for g in _whole_groups(groups, rows, "calibration"):
             mine = np.flatnonzero(local_groups == g)
             cols = columns_of[g]
             xg = x[rows][mine][:, cols]
-            out[mine] = weights[mine] * _calibration_factors(xg, weights[mine], totals[cols], method, max_iter, tol)
-        return out
-    return replay
+            g_weights[mine] = _calibration_factors(xg, weights[mine], totals[cols], method, max_iter, tol)
+        return np.arange(len(g_weights)), g_weights
+    return _Replay(groups, factors)
 
 
-def _replayed(replicates, replay):
-    """Replicates with ``replay(rows, W)`` applied: to the whole matrix when it is held, else to
-    every block as it is generated."""
+def _replayed(replicates, replay: _Replay):
+    """Replicates with a calibration step applied: to the whole matrix when it is held, to every
+    block of a replicate store once (its factors kept), else to every block as it is generated."""
     if replicates.weights is not None:
         return replace(replicates, weights=replay(slice(None), replicates.weights))
+    if replicates.store is not None:
+        return replace(replicates, store=replicates.store.calibrated(replay))
     source = replicates.block_source
 
     def blocks():
@@ -551,16 +596,10 @@ def _replayed(replicates, replay):
 def apply_calibrations(design: SurveyDesign, replicates) -> "Replicates":
     """Replicates (drawn from the weights before any calibration) passed through every calibration
     step recorded on the design, in order."""
-    steps = [c.replay for c in design.calibrations if c.replay is not None]
-    if not steps:
-        return replicates
-
-    def run(rows, w):
-        for step in steps:
-            w = step(rows, w)
-        return w
-
-    return _replayed(replicates, run)
+    for cal in design.calibrations:
+        if cal.replay is not None:
+            replicates = _replayed(replicates, cal.replay)
+    return replicates
 
 
 def _calibrated(design: SurveyDesign, weights: np.ndarray, cal: Calibration, replicates: bool) -> SurveyDesign:
