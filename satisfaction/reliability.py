@@ -463,17 +463,18 @@ def replicate_alpha(design, blocks: dict[str, list[str]], *, by: str | list | No
     ``by`` (e.g. each city), weighted by the design, with the SE and interval from the design's
     replicates — all blocks and domains from one pass over the replicates.
 
-    For each block, respondents who answered all its items are kept (listwise, as
-    :func:`cronbach_alpha`). The point estimate is :func:`cronbach_alpha` with the design's weights;
-    under replicate b, alpha is ``k/(k−1) · (1 − Σ_j var_b x_j / var_b T)`` from the weighted first
-    and second moments of the items and of their total ``T`` (:func:`alpha_replicates`), and the
-    moments of every block are one matrix product per domain: ``Mᵀ W`` with ``M`` the respondents'
-    columns ``[1, x_j, x_j², T, T²]`` of every block (zero where the block is incomplete). SEs
-    combine the replicates by the design's conventions
-    (:func:`satisfaction.survey.variance.replicate_variance`, R's ``svrVar``); the interval is the
-    bootstrap percentile interval for bootstrap replicates and ``α ± q·SE`` for jackknife or BRR,
-    as :func:`bootstrap_alpha`, whose numbers this gives domain by domain (R: ``withReplicates``
-    with the alpha formula; ``psych::alpha`` for the point).
+    For each block, respondents who answered all its items (and have a positive weight) are kept
+    (listwise, as :func:`cronbach_alpha`). Under weights ``w`` alpha is
+    ``k/(k−1) · (1 − Σ_j var_w x_j / var_w T)`` with ``T`` the total of the block's items and the
+    weighted variances from first and second moments (:func:`alpha_replicates`). The moments of
+    every block under the design's weights and under every replicate's are one matrix product per
+    domain: ``Mᵀ [w W]`` with ``M`` the respondents' columns ``[1, x_j, x_j², T, T²]`` of every
+    block (zero where the block is incomplete). SEs combine the replicates by the design's
+    conventions (:func:`satisfaction.survey.variance.replicate_variance`, R's ``svrVar``); the
+    interval is the bootstrap percentile interval for bootstrap replicates and ``α ± q·SE`` for
+    jackknife or BRR, as :func:`bootstrap_alpha`, whose numbers (with the design's weights) this
+    gives domain by domain; R: ``withReplicates`` with the alpha formula, ``psych::alpha`` for the
+    point.
 
     Returns a tidy frame: ``[by], block, alpha, se, ci_low, ci_high, replicates, n``.
     """
@@ -487,41 +488,59 @@ def replicate_alpha(design, blocks: dict[str, list[str]], *, by: str | list | No
     codes, keys = design.domains(by)
     D, B = len(keys), rep.n_replicates
     w = design.weights
-    columns, layout = [], {}
+    answers = {name: design.data[items].to_numpy(dtype=float) for name, items in blocks.items()}
+    kept = {name: ~np.isnan(x).any(axis=1) & (w > 0) for name, x in answers.items()}
+    layout, start = {}, 0
     for name, items in blocks.items():
-        x = design.data[items].to_numpy(dtype=float)
-        keep = ~np.isnan(x).any(axis=1) & (w > 0)
-        x = np.where(keep[:, None], x, 0.0)
-        total = x.sum(axis=1)
-        start = sum(c.shape[1] for c in columns)
-        k = len(items)
-        columns.append(np.column_stack([keep.astype(float), x, x ** 2, total, total ** 2]))
-        layout[name] = (start, k, keep)
-    moments = np.hstack(columns)
-    sums = np.zeros((D, moments.shape[1], B))
+        layout[name] = (start, len(items))
+        start += 2 * len(items) + 3
+
+    def moments(rows) -> np.ndarray:
+        """The rows' columns [1, x_j, x_j², T, T²] of every block, zero where incomplete."""
+        columns = []
+        for name in blocks:
+            keep = kept[name][rows]
+            x = np.where(keep[:, None], answers[name][rows], 0.0)
+            total = x.sum(axis=1)
+            columns += [keep[:, None], x, x * x, total[:, None], (total * total)[:, None]]
+        return np.hstack(columns, dtype=float)
+
+    def sums_of(rows, weights):
+        m, dom = moments(rows), codes[rows]
+        out = []
+        for d in np.unique(dom[dom >= 0]):
+            sel = dom == d
+            ms, ws, w0 = (m, weights, w[rows]) if sel.all() else (m[sel], weights[sel], w[rows][sel])
+            out.append((d, ms.T @ ws, ms.T @ w0))
+        return out
+
+    sums = np.zeros((D, start, B))
+    point_sums = np.zeros((D, start))
     with blas_threads():
-        for rows, wb in rep.blocks():
-            dom = codes[rows]
-            part = moments[rows]
-            for d in np.unique(dom[dom >= 0]):
-                sel = dom == d
-                sums[d] += part[sel].T @ wb[sel] if not sel.all() else part.T @ wb
-    replicate_alphas = {}
-    for name, (start, k, keep) in layout.items():
+        for part in rep.map_blocks(sums_of):
+            for d, s, s0 in part:
+                sums[d] += s
+                point_sums[d] += s0
+
+    def alpha_from(s: np.ndarray, name: str) -> np.ndarray:
+        first, k = layout[name]
         with np.errstate(invalid="ignore", divide="ignore"):
-            sw = sums[:, start]
-            m1 = sums[:, start + 1:start + 1 + k] / sw[:, None]
-            m2 = sums[:, start + 1 + k:start + 1 + 2 * k] / sw[:, None]
-            t1 = sums[:, start + 1 + 2 * k] / sw
-            t2 = sums[:, start + 2 + 2 * k] / sw
-            replicate_alphas[name] = (k / (k - 1) * (1 - (m2 - m1 ** 2).sum(axis=1) / (t2 - t1 ** 2))).T  # B × D
+            sw = s[:, first]
+            m1 = s[:, first + 1:first + 1 + k] / sw[:, None]
+            m2 = s[:, first + 1 + k:first + 1 + 2 * k] / sw[:, None]
+            t1 = s[:, first + 1 + 2 * k] / sw
+            t2 = s[:, first + 2 + 2 * k] / sw
+            return k / (k - 1) * (1 - (m2 - m1 ** 2).sum(axis=1) / (t2 - t1 ** 2))
+
     records = []
-    for d in range(D):
-        for name, (start, k, keep) in layout.items():
-            mine = keep & (codes == d)
-            n = int(mine.sum())
-            point = _alpha(_covariance(design.data.loc[mine, blocks[name]], w[mine])) if n > 1 else np.nan
-            values = replicate_alphas[name][:, d]
+    counts = {name: np.bincount(codes[kept[name] & (codes >= 0)], minlength=D) for name in blocks}
+    for name in blocks:
+        points = alpha_from(point_sums, name)
+        replicate_alphas = alpha_from(np.moveaxis(sums, 2, 1).reshape(D * B, start), name).reshape(D, B)
+        for d in range(D):
+            n = int(counts[name][d])
+            point = points[d] if n > 1 else np.nan
+            values = replicate_alphas[d]
             ok = np.isfinite(values)
             se = float(np.sqrt(replicate_variance(values, point, scale=rep.scale, rscales=rep.rscales, mse=rep.mse,
                                                   warn=False))) if ok.any() else np.nan
@@ -529,9 +548,12 @@ def replicate_alpha(design, blocks: dict[str, list[str]], *, by: str | list | No
                 low, high = np.quantile(values[ok], [(1 - level) / 2, 1 - (1 - level) / 2])
             else:
                 low, high = confint(point, se, level)
-            records.append({**keys.iloc[d].to_dict(), "block": name, "alpha": point, "se": se,
-                            "ci_low": float(low), "ci_high": float(high), "replicates": int(ok.sum()), "n": n})
-    return pd.DataFrame(records)
+            records.append((d, name, {**keys.iloc[d].to_dict(), "block": name, "alpha": float(point), "se": se,
+                                      "ci_low": float(low), "ci_high": float(high), "replicates": int(ok.sum()),
+                                      "n": n}))
+    order = {name: i for i, name in enumerate(blocks)}
+    records.sort(key=lambda r: (r[0], order[r[1]]))
+    return pd.DataFrame([r[2] for r in records])
 
 
 # ---- construct validity ----------------------------------------------------------------------------

@@ -87,6 +87,16 @@ class Replicates:
         else:
             yield from self.block_source()
 
+    def map_blocks(self, fn: Callable[[object, np.ndarray], object]) -> Iterator:
+        """``fn(rows, weights of those rows)`` for every block of :meth:`blocks`, results in block
+        order. A store's blocks are generated and handed to ``fn`` on a few threads at once
+        (:func:`satisfaction.survey.store.ordered_map`): ``fn`` must only read shared data, and a
+        consumer that adds up the results in the order given gets the same numbers whatever the
+        threads."""
+        if self.weights is None and self.store is not None:
+            return self.store.map_blocks(fn)
+        return (fn(rows, w) for rows, w in self.blocks())
+
     def materialize(self, n: int) -> "Replicates":
         """The same replicates as a full n × B matrix."""
         if self.weights is not None:

@@ -250,27 +250,29 @@ def _linearized_var(design: SurveyDesign, parts, domain: np.ndarray, n_domains: 
 def _replicate_estimates(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
     """Replicate estimates, B × D × p: per block of replicate weights and per domain in it, one
     matrix product over all replicates (numerators and denominators together, BLAS on one thread:
-    the products are thin)."""
+    the products are thin; blocks of a replicate store on a few threads at once)."""
     from .store import blas_threads
 
     rep = design.require_replicates()
     ok = ~np.isnan(y) if x is None else ~(np.isnan(y) | np.isnan(x))
     yf = np.where(ok, y, 0.0)
-    base = ok.astype(float) if kind == "mean" else (np.where(ok, x, 0.0) if kind == "ratio" else None)
+    base = ok if kind == "mean" else (np.where(ok, x, 0.0) if kind == "ratio" else None)
     B, p = rep.n_replicates, y.shape[1]
-    values = yf if base is None else np.hstack([yf, base])
-    sums = np.zeros((n_domains, values.shape[1], B))
+    q = p if base is None else 2 * p
+
+    def sums_of(rows, w):
+        dom = domain[rows]
+        values = yf[rows] if base is None else np.hstack([yf[rows], base[rows]], dtype=float)
+        present = np.unique(dom)
+        if len(present) == 1:
+            return [(present[0], values.T @ w)]
+        return [(d, values[dom == d].T @ w[dom == d]) for d in present]
+
+    sums = np.zeros((n_domains, q, B))
     with blas_threads():
-        for rows, w in rep.blocks():
-            dom = domain[rows]
-            block = values[rows]
-            present = np.unique(dom)
-            for d in present:
-                if len(present) > 1:
-                    sel = dom == d
-                    sums[d] += block[sel].T @ w[sel]
-                else:
-                    sums[d] += block.T @ w
+        for part in rep.map_blocks(sums_of):
+            for d, s in part:
+                sums[d] += s
     num, den = sums[:, :p], sums[:, p:]
     if kind == "total":
         out = num

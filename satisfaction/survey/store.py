@@ -108,6 +108,11 @@ class ReplicateStore:
         """``(rows, rows × B weights)`` for every block, covering every respondent once."""
         yield from ordered_map(lambda part: (part.rows, part.weights()), self.parts)
 
+    def map_blocks(self, fn: Callable[[object, np.ndarray], object]) -> Iterator:
+        """``fn(rows, rows × B weights)`` for every block, generated and computed on a few threads
+        (:func:`ordered_map`), results in block order."""
+        return ordered_map(lambda part: fn(part.rows, part.weights()), self.parts)
+
     def materialize(self) -> np.ndarray:
         """The n × B matrix of replicate weights."""
         out = np.empty((self.n, self.n_replicates))
@@ -151,8 +156,8 @@ class ReplicateStore:
         return cls(len(strata), int(replicates), tuple(parts))
 
 
-#: Replicates counted at a time: their counters (chunk × PSUs) stay in the processor's cache.
-COUNT_CHUNK = 64
+#: Replicates counted at a time: their counters (PSUs × chunk) stay in the processor's cache.
+COUNT_CHUNK = 128
 
 
 def draw_counts(rng: np.random.Generator, n_psu: int, replicates: int) -> np.ndarray:
@@ -162,11 +167,13 @@ def draw_counts(rng: np.random.Generator, n_psu: int, replicates: int) -> np.nda
     draws = rng.integers(0, n_psu, size=(n_psu - 1, replicates), dtype=np.int64)
     dtype = np.uint8 if n_psu <= np.iinfo(np.uint8).max + 1 else np.uint16 if n_psu <= 65_536 else np.uint32
     counts = np.empty((n_psu, replicates), dtype=dtype)
-    offsets = (np.arange(COUNT_CHUNK, dtype=np.int64) * n_psu)[:, None]
+    columns = np.arange(COUNT_CHUNK, dtype=np.int64)
     for start in range(0, replicates, COUNT_CHUNK):
-        chunk = draws[:, start:start + COUNT_CHUNK].T + offsets[:min(COUNT_CHUNK, replicates - start)]
-        counted = np.bincount(chunk.ravel(), minlength=chunk.shape[0] * n_psu)
-        counts[:, start:start + COUNT_CHUNK] = counted.reshape(-1, n_psu).T
+        chunk = draws[:, start:start + COUNT_CHUNK]
+        width = chunk.shape[1]
+        # counter of PSU k in the chunk's replicate c: k · width + c
+        counted = np.bincount((chunk * width + columns[:width]).ravel(), minlength=n_psu * width)
+        counts[:, start:start + width] = counted.reshape(n_psu, width)
     return counts
 
 
