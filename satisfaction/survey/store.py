@@ -68,27 +68,47 @@ def ordered_map(fn: Callable, items: Iterable, workers: int | None = None) -> It
 
 @dataclass(frozen=True)
 class _Block:
-    """One block of rows: ``rows`` in the design, ``psu`` (per row: its row of ``counts``),
-    ``counts`` (PSUs × B draws), ``base`` (per row: ``d_i n_h / (n_h − 1)``) and ``steps`` (per
-    calibration step: the cell of each row and the cells × B factors)."""
+    """One block of rows: ``rows`` in the design, ``psu`` (per row: its row of ``counts``; ``None``
+    when every row is its own PSU), ``counts`` (PSUs × B draws), ``base`` (per row:
+    ``d_i n_h / (n_h − 1)``) and ``steps`` (per calibration step: the cell of each row and the
+    cells × B factors). ``folded``: ``base`` is one number for the whole block (equal weights within
+    a city) and is already multiplied into the first step's factors, so that generating the block
+    is one gather and one product."""
 
     rows: slice | np.ndarray
     psu: np.ndarray | None
     counts: np.ndarray
     base: np.ndarray
     steps: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    folded: bool = False
+
+    def _counts(self) -> np.ndarray:
+        return self.counts if self.psu is None else self.counts[self.psu]
 
     def drawn(self) -> np.ndarray:
         """The block's replicate weights before calibration (rows × B)."""
-        counts = self.counts if self.psu is None else self.counts[self.psu]
-        return counts * self.base[:, None]
+        return self._counts() * self.base[:, None]
 
     def weights(self) -> np.ndarray:
         """The block's replicate weights after every calibration step (rows × B)."""
-        w = self.drawn()
-        for cells, factors in self.steps:
+        if self.folded:
+            cells, factors = self.steps[0]
+            w = factors[cells]
+            w *= self._counts()
+            rest = self.steps[1:]
+        else:
+            w = self.drawn()
+            rest = self.steps
+        for cells, factors in rest:
             w *= factors[cells]
         return w
+
+    def with_step(self, cells: np.ndarray, factors: np.ndarray) -> "_Block":
+        """The block with one more calibration step (the base folded into it when it is the first
+        and the base is one number)."""
+        if not self.steps and len(self.base) and (self.base == self.base[0]).all():
+            return _Block(self.rows, self.psu, self.counts, self.base, ((cells, factors * self.base[0]),), True)
+        return _Block(self.rows, self.psu, self.counts, self.base, self.steps + ((cells, factors),), self.folded)
 
     @property
     def nbytes(self) -> int:
@@ -124,8 +144,7 @@ class ReplicateStore:
         """The store with one more calibration step: ``replay.factors(rows, W)`` gives, for each
         block's current weights, the cell of each row and the cells × B factors."""
         def step(part: _Block) -> _Block:
-            cells, factors = replay.factors(part.rows, part.weights())
-            return _Block(part.rows, part.psu, part.counts, part.base, part.steps + ((cells, factors),))
+            return part.with_step(*replay.factors(part.rows, part.weights()))
 
         return ReplicateStore(self.n, self.n_replicates, tuple(ordered_map(step, self.parts)))
 
@@ -144,13 +163,12 @@ class ReplicateStore:
             if not replays:
                 return part
             w = part.drawn()
-            steps = []
             for k, replay in enumerate(replays):
                 cells, factors = replay.factors(rows, w)
-                steps.append((cells, factors))
+                part = part.with_step(cells, factors)
                 if k < len(replays) - 1:
                     w *= factors[cells]
-            return _Block(part.rows, part.psu, part.counts, part.base, tuple(steps))
+            return part
 
         parts = list(ordered_map(build, blocks))
         return cls(len(strata), int(replicates), tuple(parts))

@@ -252,9 +252,10 @@ def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_
     """Iterative proportional fitting of a weight vector (n) or of several at once (n × B)."""
     sums_of = _aggregators(margins, w.shape[0])
     err = np.inf
+    first = None                                    # the first margin's sums, kept from the last check
     for iteration in range(1, max_iter + 1):
-        for m, agg in zip(margins, sums_of):
-            sums = agg @ w
+        for k, (m, agg) in enumerate(zip(margins, sums_of)):
+            sums = first if k == 0 and first is not None else agg @ w
             t = _cell_targets(m, w)
             with np.errstate(invalid="ignore", divide="ignore"):
                 factor = np.where(sums > 0, t / sums, 1.0)
@@ -263,18 +264,23 @@ def _ipf(w: np.ndarray, margins: list[_Margin], max_iter: int, tol: float, trim_
             # capped raking: clip, and let the next sweep restore the margins
             lo, hi = trim_bounds(w)
             w = np.clip(w, lo, hi)
-        err = _margin_errors(w, margins, sums_of)
+        kept = []
+        err = _margin_errors(w, margins, sums_of, kept)
+        first = kept[0]
         if np.nanmax(err) < tol:
             return w, iteration, err
     return w, max_iter, err
 
 
-def _margin_errors(w: np.ndarray, margins: list[_Margin], sums_of=None) -> np.ndarray:
-    """Largest relative error |Σw − T| / T over all cells (per column when ``w`` is a matrix)."""
+def _margin_errors(w: np.ndarray, margins: list[_Margin], sums_of=None, kept: list | None = None) -> np.ndarray:
+    """Largest relative error |Σw − T| / T over all cells (per column when ``w`` is a matrix);
+    ``kept``, when given, receives each margin's sums."""
     sums_of = sums_of or _aggregators(margins, w.shape[0])
     errs = []
     for m, agg in zip(margins, sums_of):
         sums = agg @ w
+        if kept is not None:
+            kept.append(sums)
         t = _cell_targets(m, w)
         with np.errstate(invalid="ignore", divide="ignore"):
             errs.append(np.nanmax(np.where(t > 0, np.abs(sums - t) / t, np.abs(sums)), axis=0))
