@@ -367,7 +367,8 @@ def replicate_scores(design, codebook: Codebook, *, scheme: str = "fixed", by: s
     center = np.concatenate([values[0] for values in est.values()])
     keys = pd.MultiIndex.from_frame(out[[by, "node"]].astype(object))
     out.attrs["vcov"] = Covariance([by, "node"], keys,
-                                   lambda: design.replicate_variance(stacked, center, covariance=True))
+                                   lambda: design.replicate_variance(stacked, center, covariance=True),
+                                   lambda pos: design.replicate_variance(stacked[:, pos], center[pos], covariance=True))
     return out
 
 

@@ -189,6 +189,17 @@ class _Stage:
         return dev * np.sqrt(factor[self.strata])[:, None]
 
 
+def _nested_codes(parent: np.ndarray, values: pd.Series) -> np.ndarray:
+    """Codes 0, 1, … of the (parent code, value) pairs, in sorted order (as
+    ``MultiIndex.from_arrays([parent, values]).factorize(sort=True)``): the values factorised
+    once, then the pairs as one integer."""
+    codes, uniques = pd.factorize(values.to_numpy(), sort=True)
+    if (codes < 0).any():                        # a missing value: keep pandas' own handling of it
+        return pd.MultiIndex.from_arrays([parent, values.to_numpy()]).factorize(sort=True)[0]
+    pair = parent.astype(np.int64) * max(1, len(uniques)) + codes
+    return np.unique(pair, return_inverse=True)[1].ravel()
+
+
 def _build_stages(data: pd.DataFrame, clusters: list, strata: list, fpcs: list) -> list[_Stage]:
     """The sampling stages of a design (R: ``svydesign``'s ``cluster``, ``strata`` and ``fpc``
     objects): one per cluster column (at least one; without clusters the rows are the units)."""
@@ -198,10 +209,9 @@ def _build_stages(data: pd.DataFrame, clusters: list, strata: list, fpcs: list) 
     parent_rows = np.zeros(n, dtype=np.int64)
     multiplier_rows = np.ones(n)
     for k in range(n_stages):
-        s_key = [parent_rows] + ([data[strata[k]].to_numpy()] if k < len(strata) else [])
-        stratum_rows = pd.MultiIndex.from_arrays(s_key).factorize(sort=True)[0] if len(s_key) > 1 else parent_rows
+        stratum_rows = _nested_codes(parent_rows, data[strata[k]]) if k < len(strata) else parent_rows
         if k < len(clusters):
-            unit_rows = pd.MultiIndex.from_arrays([stratum_rows, data[clusters[k]].to_numpy()]).factorize(sort=True)[0]
+            unit_rows = _nested_codes(stratum_rows, data[clusters[k]])
         else:
             unit_rows = np.arange(n)
         n_units = int(unit_rows.max()) + 1 if n else 0

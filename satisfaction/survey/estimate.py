@@ -50,13 +50,23 @@ class Covariance:
     """The covariance matrix of the rows of a tidy estimate table, computed on first use from what
     the estimator kept (the linearisation deviations ``D`` with ``V = DᵀD``, or the replicate
     estimates). Rows are identified by ``keys`` (the values of ``key_columns``), so that a filtered
-    or re-ordered table still finds its own block. Copies of a table share one object."""
+    or re-ordered table still finds its own block. Copies of a table share one object.
+    ``block(positions)``, when the estimator gives it, computes the covariance of some estimates
+    alone (the index's rows of a table of every node, say), so that a national table's full
+    matrix is never built for them."""
 
-    def __init__(self, key_columns: list[str], keys: pd.MultiIndex, compute):
+    def __init__(self, key_columns: list[str], keys: pd.MultiIndex, compute, block=None):
         self.key_columns = list(key_columns)
         self.keys = keys
         self._compute = compute
+        self._block = block
         self._matrix = None
+
+    def submatrix(self, positions: np.ndarray) -> np.ndarray:
+        """The covariance of the estimates at ``positions`` (of ``keys``)."""
+        if self._matrix is None and self._block is not None and len(positions) < len(self.keys):
+            return np.asarray(self._block(np.asarray(positions)), dtype=float)
+        return self.matrix[np.ix_(positions, positions)]
 
     @property
     def matrix(self) -> np.ndarray:
@@ -77,7 +87,8 @@ class Covariance:
     def renamed(self, columns: dict) -> "Covariance":
         """The same covariance for a table whose key columns were renamed (``{old: new}``)."""
         new = Covariance([columns.get(c, c) for c in self.key_columns],
-                         self.keys.set_names([columns.get(c, c) for c in self.key_columns]), self._compute)
+                         self.keys.set_names([columns.get(c, c) for c in self.key_columns]), self._compute,
+                         self._block)
         new._matrix = self._matrix
         return new
 
@@ -98,8 +109,7 @@ def vcov(result: pd.DataFrame) -> pd.DataFrame:
     pos = cov.keys.get_indexer(keys)
     if (pos < 0).any():
         raise ValueError("some rows are not among the estimates this covariance belongs to")
-    m = cov.matrix[np.ix_(pos, pos)]
-    return pd.DataFrame(m, index=keys, columns=keys)
+    return pd.DataFrame(cov.submatrix(pos), index=keys, columns=keys)
 
 
 def contrast(result: pd.DataFrame, coefficients, *, level: float = 0.95) -> pd.DataFrame:
@@ -313,17 +323,24 @@ def _frame(by_frame, names, est, var, n_obs, level, deff=None) -> pd.DataFrame:
 
 def _attach(frame: pd.DataFrame, by_frame: pd.DataFrame, compute) -> pd.DataFrame:
     key_columns = list(by_frame.columns) + ["variable"]
-    frame.attrs["vcov"] = Covariance(key_columns, _row_keys(frame, key_columns), compute)
+    compute, block = compute if isinstance(compute, tuple) else (compute, None)
+    frame.attrs["vcov"] = Covariance(key_columns, _row_keys(frame, key_columns), compute, block)
     return frame
 
 
 def _covariance_from(design: SurveyDesign, method: str, kept, center=None):
-    """A function computing the full covariance from what the estimator kept."""
+    """Functions computing the full covariance, and that of some estimates, from what the
+    estimator kept."""
     if method == "linearization":
-        return lambda: (kept.T @ kept).toarray()
+        return (lambda: (kept.T @ kept).toarray(),
+                lambda pos: (kept[:, pos].T @ kept[:, pos]).toarray())
     rep = design.require_replicates()
-    return lambda: replicate_variance(kept, center, scale=rep.scale, rscales=rep.rscales, mse=rep.mse, full=True,
-                                      warn=False)
+
+    def block(pos=slice(None)):
+        return replicate_variance(kept[:, pos], None if center is None else center[pos], scale=rep.scale,
+                                  rscales=rep.rscales, mse=rep.mse, full=True, warn=False)
+
+    return block, block
 
 
 def _estimate(design: SurveyDesign, y, cols, kind, by, method, level, x=None) -> pd.DataFrame:
