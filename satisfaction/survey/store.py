@@ -199,7 +199,8 @@ def _drawn_block(rows, strata: np.ndarray, psu: np.ndarray, weights: np.ndarray,
                  seed: int) -> _Block:
     from .design import DesignError
 
-    index = np.arange(len(strata))[rows]
+    index = np.arange(rows.start or 0, rows.stop) if isinstance(rows, slice) and rows.stop is not None \
+        else np.arange(len(strata))[rows]
     block_strata = strata[rows]
     present = np.unique(block_strata)
     base = np.empty(len(index))

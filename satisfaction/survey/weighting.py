@@ -383,12 +383,13 @@ def poststratify(df: pd.DataFrame, cells: str, targets, *, weight=None, by: str 
 # ``svyrep.design``).
 
 
-def _whole_groups(groups: np.ndarray, rows, what: str) -> np.ndarray:
-    """The groups a block of rows covers, checking that it holds each of them whole."""
+def _whole_groups(groups: np.ndarray, rows, what: str, sizes: np.ndarray | None = None) -> np.ndarray:
+    """The groups a block of rows covers, checking that it holds each of them whole (``sizes``:
+    ``np.bincount(groups)``, when the caller has it)."""
     if isinstance(rows, slice) and rows == slice(None):
         return np.unique(groups)
     present = np.unique(groups[rows])
-    sizes = np.bincount(groups)
+    sizes = np.bincount(groups) if sizes is None else sizes
     if (np.bincount(groups[rows], minlength=len(sizes))[present] != sizes[present]).any():
         raise WeightingError(f"a block of replicates holds part of a {what} group; generate the replicates with "
                              "lazy=False or calibrate within groups that contain whole strata")
@@ -416,11 +417,13 @@ def _raking_replay(groups: np.ndarray, prepared: list[_Margin], max_iter: int, t
     """Re-rake blocks of replicate weights (all replicates at once): respondents who share a
     category in every margin get the same factor, so the (joint cells × B) table is raked — each
     group's part on its own, so that a group stops iterating when it has converged."""
+    sizes = np.bincount(groups)
+
     def factors(rows, weights):
         block_margins = prepared
         block_groups = groups
         if not (isinstance(rows, slice) and rows == slice(None)):
-            _whole_groups(groups, rows, "raking")
+            _whole_groups(groups, rows, "raking", sizes)
             block_margins = [_restrict(m, rows) for m in prepared]
             block_groups = groups[rows]
         key = np.stack([m.cells for m in block_margins], axis=1)
@@ -508,10 +511,12 @@ def _column_restricted(m: _Margin, rows: np.ndarray, b: int) -> _Margin:
 
 def _poststratify_replay(cells: np.ndarray, targets: np.ndarray) -> _Replay:
     """Post-stratify blocks of replicate weights: each cell scaled to its population count."""
+    sizes = np.bincount(cells)
+
     def factors(rows, weights):
         local = cells[rows]
         if not (isinstance(rows, slice) and rows == slice(None)):
-            _whole_groups(cells, rows, "post-stratification")
+            _whole_groups(cells, rows, "post-stratification", sizes)
         used, inverse = np.unique(local, return_inverse=True)
         agg = sparse.csr_matrix((np.ones(len(local)), (inverse.ravel(), np.arange(len(local)))), shape=(len(used), len(local)))
         sums = agg @ weights
@@ -570,11 +575,12 @@ def _linear_replay(x: np.ndarray, totals: np.ndarray, groups: np.ndarray, method
     is block-diagonal by group), all replicates of a group at once. The g-weights ``1 + xᵀλ_b``
     are kept per respondent."""
     columns_of = [np.flatnonzero(np.abs(x[groups == g]).sum(axis=0) > 0) for g in range(int(groups.max()) + 1)]
+    sizes = np.bincount(groups)
 
     def factors(rows, weights):
         g_weights = np.ones(weights.shape)
         local_groups = groups[rows]
-        for g in _whole_groups(groups, rows, "calibration"):
+        for g in _whole_groups(groups, rows, "calibration", sizes):
             mine = np.flatnonzero(local_groups == g)
             cols = columns_of[g]
             xg = x[rows][mine][:, cols]
