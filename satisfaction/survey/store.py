@@ -181,7 +181,7 @@ COUNT_CHUNK = 128
 def draw_counts(rng: np.random.Generator, n_psu: int, replicates: int) -> np.ndarray:
     """How many times each of ``n_psu`` PSUs is drawn in each replicate, ``n_psu − 1`` draws with
     replacement per replicate (Rao–Wu's m_h = n_h − 1): an ``n_psu × replicates`` array of small
-    unsigned integers. The draws are ``rng.integers(0, n_psu, (n_psu − 1, replicates))``."""
+    unsigned integers (one byte unless some count exceeds 255). The draws are ``rng.integers(0, n_psu, (n_psu − 1, replicates))``."""
     draws = rng.integers(0, n_psu, size=(n_psu - 1, replicates), dtype=np.int64)
     dtype = np.uint8 if n_psu <= np.iinfo(np.uint8).max + 1 else np.uint16 if n_psu <= 65_536 else np.uint32
     counts = np.empty((n_psu, replicates), dtype=dtype)
@@ -192,6 +192,8 @@ def draw_counts(rng: np.random.Generator, n_psu: int, replicates: int) -> np.nda
         # counter of PSU k in the chunk's replicate c: k · width + c
         counted = np.bincount((chunk * width + columns[:width]).ravel(), minlength=n_psu * width)
         counts[:, start:start + width] = counted.reshape(n_psu, width)
+    if counts.dtype != np.uint8 and counts.max(initial=0) <= np.iinfo(np.uint8).max:
+        counts = counts.astype(np.uint8)          # about Poisson(1): one byte almost always holds it
     return counts
 
 
