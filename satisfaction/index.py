@@ -42,9 +42,10 @@ from .survey.variance import confint
 
 def rescale_items(items: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """Rescale each item column to 0–100 from its scale's ``[min, max]`` (NaN stays NaN)."""
-    lo = pd.Series({c: codebook.items[c].scale.min for c in items.columns})
-    hi = pd.Series({c: codebook.items[c].scale.max for c in items.columns})
-    return (items - lo) / (hi - lo) * 100.0
+    lo = np.array([codebook.items[c].scale.min for c in items.columns], dtype=float)
+    hi = np.array([codebook.items[c].scale.max for c in items.columns], dtype=float)
+    values = items.to_numpy(dtype=float, na_value=np.nan)
+    return pd.DataFrame((values - lo) / (hi - lo) * 100.0, index=items.index, columns=items.columns)
 
 
 METHODS = ("arithmetic", "geometric")

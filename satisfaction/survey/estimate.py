@@ -195,9 +195,10 @@ def _values(design: SurveyDesign, columns) -> tuple[list[str], np.ndarray]:
 CHUNK_CELLS = 20_000_000
 
 
-def _point_parts(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None):
-    """Point estimates (D × p), respondents used, the SRS variance (for deff) and the pieces the
-    influence values need."""
+def _point_parts(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_domains: int, kind: str, x=None,
+                 srs: bool = True):
+    """Point estimates (D × p), respondents used, the SRS variance (for deff; ``None`` unless
+    ``srs``) and the pieces the influence values need."""
     w = design.weights
     ok = ~np.isnan(y) if x is None else ~(np.isnan(y) | np.isnan(x))
     yf = np.where(ok, y, 0.0)
@@ -211,14 +212,16 @@ def _point_parts(design: SurveyDesign, y: np.ndarray, domain: np.ndarray, n_doma
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = ay_sum / a_sum
         est = {"mean": mean, "total": ay_sum, "ratio": None if ax_sum is None else ay_sum / ax_sum}[kind]
-        # weighted variance with the n/(n−1) correction, for the design effect (R's svyvar)
-        dev2 = onehot @ (a * (yf - mean[domain]) ** 2)
-        s2 = dev2 / a_sum * n_obs / (n_obs - 1)
-        srs = s2 * (a_sum - n_obs) / (a_sum * n_obs)
-        if kind == "total":
-            srs = srs * a_sum ** 2
+        srs_var = None
+        if srs:
+            # weighted variance with the n/(n−1) correction, for the design effect (R's svyvar)
+            dev2 = onehot @ (a * (yf - mean[domain]) ** 2)
+            s2 = dev2 / a_sum * n_obs / (n_obs - 1)
+            srs_var = s2 * (a_sum - n_obs) / (a_sum * n_obs)
+            if kind == "total":
+                srs_var = srs_var * a_sum ** 2
     parts = {"a": a, "yf": yf, "xf": xf, "est": est, "a_sum": a_sum, "ax_sum": ax_sum}
-    return est, n_obs, srs, parts
+    return est, n_obs, srs_var, parts
 
 
 def _influence(parts, domain: np.ndarray, domains: np.ndarray, kind: str) -> np.ndarray:
@@ -416,7 +419,7 @@ def linear_combination(design: SurveyDesign, columns, coefficients, *, by=None,
     cols, y = _values(design, columns)
     domain, by_frame, n_all = _domains(design, by)
     D, p = len(by_frame), len(cols)
-    est, n_obs, _, parts = _point_parts(design, y, domain, n_all, "mean")
+    est, n_obs, _, parts = _point_parts(design, y, domain, n_all, "mean", srs=False)
     est, n_obs = est[:D], n_obs[:D]
     if callable(coefficients):
         # the rule depends only on which items have answers: built once per pattern (most domains
