@@ -18,7 +18,7 @@ help:
 	@echo "make report      build .venv if needed, ingest the demo year ($(YEAR)) and write reports/$(YEAR)/"
 	@echo "make bulletins   every city's bulletin for the demo year, then the report linking them"
 	@echo "make test        build .venv if needed and run the whole test suite"
-	@echo "make ingest      validate data/raw/$(YEAR)/ (and every earlier year) into data/processed/"
+	@echo "make ingest      validate data/raw/$(YEAR)/ (and every earlier year) into data/processed/, where changed"
 	@echo "make benchmark   run the scripts in benchmarks/"
 	@echo "make demo-data   regenerate the demo survey under data/raw/ (deterministic)"
 	@echo "make lock        re-pin requirements.lock from a fresh resolve"
@@ -66,11 +66,23 @@ $(BROWSER_STAMP): $(STAMP)
 	@touch $@
 
 
+# The year and every earlier year whose exports are there (the report's trends use them all). A year
+# is ingested again only when something it is made from is newer than its manifest: its exports in
+# data/raw/<year>/ (a file added, removed or edited), the codebook, the ingest code or the
+# environment (make install); otherwise its data/processed/<year>/ is up to date and kept as it is.
+INGEST_INPUTS := data/raw/codebook.yaml satisfaction/codebook.py satisfaction/errors.py satisfaction/ingest $(STAMP)
+
 ingest: install
-	$(BIN)/satisfaction ingest --year $(YEAR)
-	@# every earlier year whose exports are there: the report's trends use them all
-	@for y in $$(ls data/raw | grep -E '^[0-9]{4}$$'); do \
-	    if [ $$y -lt $(YEAR) ]; then $(BIN)/satisfaction ingest --year $$y || exit $$?; fi; \
+	@for y in $(YEAR) $$(ls data/raw | grep -E '^[0-9]{4}$$' | grep -vx '$(YEAR)'); do \
+	    [ $$y -le $(YEAR) ] || continue; \
+	    m=data/processed/$$y/manifest.json; \
+	    if [ -f $$m ] && [ -d data/raw/$$y ] && [ -z "$$(find data/raw/$$y $(INGEST_INPUTS) \
+	            -name __pycache__ -prune -o -newer $$m -print | head -n 1)" ]; then \
+	        echo "data/processed/$$y/ is up to date"; \
+	    else \
+	        echo "$(BIN)/satisfaction ingest --year $$y"; \
+	        $(BIN)/satisfaction ingest --year $$y || exit $$?; \
+	    fi; \
 	done
 
 report: ingest

@@ -425,3 +425,47 @@ for a; do case "$a" in --print-to-pdf=*) printf '%%PDF-1.7\\n' > "${{a#--print-t
     profile = next(a.split("=", 1)[1] for a in args if a.startswith("--user-data-dir="))
     assert not Path(profile).exists()
     assert args[-1] == page.resolve().as_uri()
+
+
+def test_printing_goes_on_while_the_caller_works_and_can_be_stopped(tmp_path):
+    """:class:`PrintJob`: the browser prints in the background (the report writes its tables and
+    figures meanwhile); ``wait`` gives the PDF, ``cancel`` stops a browser still printing — and the
+    processes it started — and either leaves no profile folder or partial file behind."""
+    import time
+
+    from satisfaction.report.browser import PrintJob
+
+    page = tmp_path / "page.html"
+    page.write_text("<!DOCTYPE html><title>x</title>", encoding="utf-8")
+    log = tmp_path / "args.txt"
+    slow = _fake_browser(tmp_path / "slow-chrome", f"""for a; do echo "$a" >> {log}; done
+sleep 1 &
+sleep 1
+for a; do case "$a" in --print-to-pdf=*) printf '%%PDF-1.7\\n' > "${{a#--print-to-pdf=}}";; esac; done
+""")
+    started = time.monotonic()
+    job = PrintJob(page, tmp_path / "out" / "a.pdf", browser=slow)
+    assert time.monotonic() - started < 0.9                      # started, not waited for
+    assert job.wait().read_bytes().startswith(b"%PDF-")
+    job.cancel()                                                  # nothing left to stop
+    profile = next(a.split("=", 1)[1] for a in log.read_text(encoding="utf-8").splitlines()
+                   if a.startswith("--user-data-dir="))
+    assert not Path(profile).exists()
+
+    hung = _fake_browser(tmp_path / "hung-chrome", f"""for a; do echo "$a" >> {log}.2; done
+sleep 60 &
+sleep 60
+""")
+    job = PrintJob(page, tmp_path / "out" / "b.pdf", browser=hung)
+    time.sleep(0.2)
+    started = time.monotonic()
+    job.cancel()
+    assert time.monotonic() - started < 10                        # the browser and its child were stopped
+    profile = next(a.split("=", 1)[1] for a in Path(f"{log}.2").read_text(encoding="utf-8").splitlines()
+                   if a.startswith("--user-data-dir="))
+    assert not Path(profile).exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.pdf"]
+
+    with pytest.raises(PdfError, match="did not finish printing within 0.5 s"):
+        PrintJob(page, tmp_path / "out" / "c.pdf", browser=hung, timeout=0.5).wait()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.pdf"]

@@ -110,7 +110,7 @@ def book(workbook_blob):
 
 def rebuilt(report):
     """The report's tables computed again from its context (the sections re-run)."""
-    report.__dict__.pop("all_blocks", None)
+    report.forget_blocks()
     return report
 
 

@@ -26,6 +26,12 @@ from __future__ import annotations
 
 import importlib
 
+from ._deferred import defer_iri_syntax
+
+# the report imports nbformat (papermill, nbconvert), and with it jsonschema: spare it the ~1.5 s of an
+# optional module it imports but the report never uses (see ._deferred)
+defer_iri_syntax()
+
 # names load on first use, so that a module elsewhere in the package can import the words
 # (``satisfaction.report.labels``) without importing the whole report
 _WHERE = {

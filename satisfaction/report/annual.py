@@ -57,6 +57,9 @@ class AnnualReport:
         #: whether the numbers the bulletins share are kept in ``data/interim/`` once computed (a
         #: notebook that only explores sets it False: it writes nothing)
         self.store_shared = True
+        #: the worker process building some sections meanwhile (:mod:`.prefetch`; set by a publishing
+        #: run), or None
+        self.prefetch = None
         self.sections = [cls(self) for cls in SECTIONS]
         self.sections = [s for s in self.sections if s.available()]
 
@@ -238,13 +241,27 @@ class AnnualReport:
         raise KeyError(key)
 
     def render(self, key: str) -> list:
-        """The section's blocks, its numbered heading first."""
-        heading, s = self.section(key)
-        return [Markdown(f"## {heading}"), *s.blocks()]
+        """The section's blocks, its numbered heading first — built once per report: the notebook,
+        the page, the tables and the figures folder all use these blocks (the same figure objects,
+        so each figure is drawn and rendered once)."""
+        cache = self.__dict__.setdefault("_blocks", {})
+        if key not in cache and self.prefetch is not None and key in self.prefetch.keys:
+            self.prefetch.take(self, key)        # built meanwhile by a worker process (.prefetch)
+        if key not in cache:
+            heading, s = self.section(key)
+            cache[key] = [Markdown(f"## {heading}"), *s.blocks()]
+        return cache[key]
 
-    @cached_property
+    @property
     def all_blocks(self) -> dict[str, list]:
+        """Every section's blocks (:meth:`render`), in report order."""
         return {s.key: self.render(s.key) for s in self.sections}
+
+    def forget_blocks(self) -> None:
+        """Drop the rendered blocks and outputs: the next use builds the sections again from the
+        context (its numbers stay computed)."""
+        for name in ("_blocks", "_outputs"):
+            self.__dict__.pop(name, None)
 
     def tables(self) -> dict[str, Table]:
         return {b.key: b for blocks in self.all_blocks.values() for b in blocks if isinstance(b, Table)}

@@ -16,11 +16,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from ..errors import SatisfactionError
 
-__all__ = ["BROWSERS", "BROWSER_ENV", "BrowserNotFound", "PdfError", "browser_command", "find_browser", "print_pdf"]
+__all__ = ["BROWSERS", "BROWSER_ENV", "BrowserNotFound", "PdfError", "PrintJob", "browser_command", "find_browser", "print_pdf"]
 
 BROWSER_ENV = "SATISFACTION_BROWSER"
 #: executables tried on PATH, in order
@@ -75,42 +77,102 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path, *, browser: str | Non
     only once it is a PDF, so a failed run leaves any earlier file untouched. Raises
     :class:`BrowserNotFound` or :class:`PdfError`.
     """
-    html_path = Path(html_path).resolve()
-    pdf_path = Path(pdf_path)
-    if not html_path.is_file():
-        raise FileNotFoundError(f"no page to print: {html_path}")
-    browser = browser or find_browser()
-    pdf_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="satisfaction-browser-") as profile:
-        fd, partial = tempfile.mkstemp(prefix=f".{pdf_path.name}.", suffix=".partial", dir=pdf_path.parent)
-        os.close(fd)
-        partial = Path(partial)
+    return PrintJob(html_path, pdf_path, browser=browser, timeout=timeout).wait()
+
+
+class PrintJob:
+    """:func:`print_pdf` started in the background: the browser prints while the caller goes on;
+    :meth:`wait` gives the PDF's path (or raises as :func:`print_pdf` does), :meth:`cancel` stops the
+    browser and removes what it wrote. Either one leaves nothing behind (profile folder, partial file)."""
+
+    def __init__(self, html_path: str | Path, pdf_path: str | Path, *, browser: str | None = None,
+                 timeout: float = 180, cleanup=None):
+        self.html_path = Path(html_path).resolve()
+        self.pdf_path = Path(pdf_path)
+        self.timeout = timeout
+        self._cleanup = [cleanup] if cleanup else []
+        if not self.html_path.is_file():
+            self._close()
+            raise FileNotFoundError(f"no page to print: {self.html_path}")
         try:
-            command = browser_command(browser, profile, f"--print-to-pdf={partial}", html_path.as_uri())
-            code, stderr = _run(command, timeout)
-            head = partial.read_bytes()[:5] if partial.is_file() else b""
+            self.browser = browser or find_browser()
+            self.pdf_path.parent.mkdir(parents=True, exist_ok=True)
+            profile = tempfile.mkdtemp(prefix="satisfaction-browser-")
+            self._cleanup.append(lambda: shutil.rmtree(profile, ignore_errors=True))
+            fd, partial = tempfile.mkstemp(prefix=f".{self.pdf_path.name}.", suffix=".partial", dir=self.pdf_path.parent)
+            os.close(fd)
+            self._partial = Path(partial)
+            self._cleanup.append(lambda: self._partial.unlink(missing_ok=True))
+            command = browser_command(self.browser, profile, f"--print-to-pdf={self._partial}", self.html_path.as_uri())
+            self._started = time.monotonic()
+            self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, start_new_session=True)
+            # the browser's messages are read as they come (a full pipe would stop it while the caller
+            # works); the end of them is when the browser and every process it started have exited
+            self._err: list[bytes] = []
+            self._reader = threading.Thread(target=self._read_messages, daemon=True)
+            self._reader.start()
+        except BaseException:
+            self._kill()
+            self._close()
+            raise
+
+    def _read_messages(self) -> None:
+        for chunk in iter(lambda: self._proc.stderr.read1(65536), b""):
+            self._err.append(chunk)
+
+    def wait(self) -> Path:
+        """Wait for the browser (at most what is left of ``timeout``); the PDF's path."""
+        try:
+            self._reader.join(timeout=max(0.0, self.timeout - (time.monotonic() - self._started)))
+            if self._reader.is_alive():
+                self._kill()
+                raise PdfError(f"{self.browser} did not finish printing within {self.timeout:g} s; its last messages:\n"
+                               f"{_tail(self._messages())}") from None
+            code = self._proc.wait()
+            head = self._partial.read_bytes()[:5] if self._partial.is_file() else b""
             if head != b"%PDF-":
                 what = "wrote nothing" if not head else "wrote a file that is not a PDF"
-                raise PdfError(f"{browser} {what} for {html_path} (exit code {code}); its last messages:\n{_tail(stderr)}")
-            os.replace(partial, pdf_path)
+                raise PdfError(f"{self.browser} {what} for {self.html_path} (exit code {code}); its last messages:\n"
+                               f"{_tail(self._messages())}")
+            os.replace(self._partial, self.pdf_path)
         finally:
-            partial.unlink(missing_ok=True)
-    return pdf_path
+            self._close()
+        return self.pdf_path
 
+    def cancel(self) -> None:
+        """Stop the browser (and everything it started) if it is still printing; remove its files.
+        Nothing to do once :meth:`wait` returned or raised."""
+        if not self._cleanup:
+            return
+        try:
+            self._kill()
+        finally:
+            self._close()
 
-def _run(command: list[str], timeout: float) -> tuple[int | None, str]:
-    """Run the browser in a session of its own, so that on time-out it and its helper processes
-    (renderer, zygote) are all stopped; returns the exit code and its stderr."""
-    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, err = proc.communicate()
-        raise PdfError(f"{command[0]} did not finish printing within {timeout:g} s; its last messages:\n"
-                       f"{_tail(err.decode('utf-8', 'replace'))}") from None
-    return proc.returncode, err.decode("utf-8", "replace")
+    def _kill(self) -> None:
+        """Stop the browser and the processes it started (its session), and wait for them to let go of the pipe."""
+        proc = getattr(self, "_proc", None)
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.join()
+
+    def _messages(self) -> str:
+        return b"".join(self._err).decode("utf-8", "replace")
+
+    def _close(self) -> None:
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.stderr is not None:
+            proc.stderr.close()
+        while self._cleanup:
+            self._cleanup.pop()()
 
 
 def _tail(text: str, lines: int = 20) -> str:

@@ -39,6 +39,8 @@ def table_html(df: pd.DataFrame) -> str:
 
 def figure_title(fig) -> str:
     """The figure's title (its suptitle, else the first axes title): the image's alternative text."""
+    if hasattr(fig, "images") and hasattr(fig, "title"):      # drawn by another process (.prefetch)
+        return fig.title
     titles = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) is not None else []
     titles += [ax.get_title() for ax in fig.axes if ax.get_title()]
     return titles[0] if titles else ""
@@ -112,7 +114,9 @@ def section_outputs(report, key: str) -> list[dict]:
     """The outputs of one section, computed once per report (the notebook and the page share them)."""
     cache = report.__dict__.setdefault("_outputs", {})
     if key not in cache:
-        cache[key] = block_outputs(report.render(key))
+        blocks = report.render(key)
+        if key not in cache:             # a section built by another process comes with its outputs
+            cache[key] = block_outputs(blocks)
     return cache[key]
 
 

@@ -18,7 +18,8 @@ import nbformat
 
 from .labels import check_lang
 
-__all__ = ["HTML_LANG", "PORTRAIT_MAX_COLUMNS", "TEMPLATE_NAME", "TEMPLATES", "print_page", "printable", "render_html"]
+__all__ = ["HTML_LANG", "PORTRAIT_MAX_COLUMNS", "TEMPLATE_NAME", "TEMPLATES", "print_page", "printable", "render_html",
+           "start_printing"]
 
 #: the folder holding the nbconvert template ``report`` (``conf.json``, ``index.html.j2``, ``report.css``)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -277,12 +278,23 @@ def printable(html: str) -> str:
 def print_page(html: str, pdf_path: Path) -> Path:
     """Print the page ``html`` (a string) to ``pdf_path`` as :func:`printable` (headless browser:
     :func:`satisfaction.report.browser.print_pdf`), from a temporary copy."""
+    return start_printing(html, pdf_path).wait()
+
+
+def start_printing(html: str, pdf_path: Path):
+    """:func:`print_page` started in the background: a
+    :class:`~satisfaction.report.browser.PrintJob` to ``wait()`` for (the PDF's path) or ``cancel()``;
+    either removes the temporary copy of the page."""
+    import shutil
     import tempfile
 
-    from .browser import print_pdf
+    from .browser import PrintJob
 
-    with tempfile.TemporaryDirectory(prefix="satisfaction-print-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="satisfaction-print-")
+    try:
         page = Path(tmp) / "page.html"
         page.write_text(printable(html), encoding="utf-8")
-        return print_pdf(page, pdf_path)
-
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return PrintJob(page, pdf_path, cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True))

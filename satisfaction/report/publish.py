@@ -174,6 +174,8 @@ class ReportRun:
     target: Path
     publication: Publication | None = None
     outputs: dict = field(default_factory=dict)
+    #: the codebook read from ``codebook`` while planning (the run reads it once)
+    book: Any = None
 
     @classmethod
     def plan(cls, params: dict, *, processed_root: str | Path | None = None, reports_root: str | Path | None = None,
@@ -210,7 +212,7 @@ class ReportRun:
             target = bulletin_folder(reports, year, region, params["lang"], city)
         else:
             target = reports / str(year) / region / params["lang"]
-        return cls(params, root, cb_path, processed, reports, region, target)
+        return cls(params, root, cb_path, processed, reports, region, target, book=cb)
 
     @property
     def key(self) -> str:
@@ -243,14 +245,24 @@ def open_report(namespace: dict | None = None, **overrides):
                          codebook=os.environ.get(_CODEBOOK_ENV) or None)
     if params["publish"]:
         run.publication = Publication(run.target, root=run.reports, wait=params["wait"]).open()
+    prefetch = None
+    settings = {"processed_dir": str(run.processed), "codebook": str(run.codebook), "region": run.region,
+                "lang": params["lang"], "replicates": params["replicates"], "draws": params["draws"],
+                "seed": params["seed"], "issued": params["issued"] or dt.date.today().isoformat()}
     try:
-        report = AnnualReport(params["year"], processed_dir=run.processed, codebook=run.codebook, region=run.region,
-                              lang=params["lang"], replicates=params["replicates"], draws=params["draws"],
-                              seed=params["seed"], issued=params["issued"])
+        if params["publish"]:
+            from .prefetch import Prefetch
+
+            # a second process builds some sections meanwhile, from the same inputs and settings
+            prefetch = Prefetch.start({"year": params["year"], **settings})
+        report = AnnualReport(params["year"], **{**settings, "codebook": run.book or run.codebook})
     except BaseException:
+        if prefetch is not None:
+            prefetch.close()
         if run.publication is not None:
             run.publication.close()
         raise
+    report.prefetch = prefetch
     report.run = run
     report.bulletins_root = run.target.parent.parent / CITIES
     report.store_shared = params["publish"]
@@ -277,46 +289,61 @@ _CODEBOOK_ENV = "SATISFACTION_CODEBOOK"
 def write_outputs(report, folder: Path, *, pdf: bool = True) -> dict[str, str]:
     """Write every output of the report into ``folder``; returns file → SHA-256 (also in
     ``report.json``, so a published folder can be checked complete). Fault points (see
-    :mod:`satisfaction.ingest.swap`): :data:`OUTPUT_STEPS`."""
-    from ..ingest import atomic_write_bytes
+    :mod:`satisfaction.ingest.swap`): :data:`OUTPUT_STEPS`.
+
+    Every table and figure is the one the notebook showed (:meth:`AnnualReport.render` builds each
+    section once; :func:`~satisfaction.report.display.rendered` renders each figure once). The page
+    is made first, so that the browser prints the PDF while the tables and figures are written."""
+    import tempfile
+
     from ..ingest.swap import fault_point
     from .display import rendered, report_notebook
-    from .html import render_html
+    from .html import render_html, start_printing
     from .workbook import report_csvs, report_workbook
 
     import nbformat
 
-    files: dict[str, bytes] = {"tables.xlsx": report_workbook(report)}
-    for name, blob in report_csvs(report).items():
-        files[f"tables/{name}"] = blob
-    _write(folder, files)
-    fault_point("tables")
-    figures = {}
-    for name, fig in report.figures().items():
-        figures[f"figures/{name}.png"] = rendered(fig, "png")
-        figures[f"figures/{name}.svg"] = rendered(fig, "svg")
-    _write(folder, figures)
-    fault_point("figures")
     nb = report_notebook(report)
     page = {"report.ipynb": nbformat.writes(nb).encode("utf-8"),
             "report.html": render_html(nb, lang=report.lang, title=report.title).encode("utf-8")}
-    _write(folder, page)
-    fault_point("html")
-    files.update(figures)
-    files.update(page)
-    if pdf:
-        from .html import print_page
-
+    with tempfile.TemporaryDirectory(prefix="satisfaction-pdf-") as tmp:
+        job = None
+        if pdf:
+            try:
+                job = start_printing(page["report.html"].decode("utf-8"), Path(tmp) / "report.pdf")
+            except SatisfactionError as exc:
+                raise PublishError(f"cannot print report.pdf: {exc}") from exc
         try:
-            print_page(page["report.html"].decode("utf-8"), folder / "report.pdf")
-        except SatisfactionError as exc:
-            raise PublishError(f"cannot print report.pdf: {exc}") from exc
-        files["report.pdf"] = (folder / "report.pdf").read_bytes()
-        fault_point("pdf")
+            files: dict[str, bytes] = {"tables.xlsx": report_workbook(report)}
+            for name, blob in report_csvs(report).items():
+                files[f"tables/{name}"] = blob
+            _write(folder, files)
+            fault_point("tables")
+            figures = {}
+            for name, fig in report.figures().items():
+                figures[f"figures/{name}.png"] = rendered(fig, "png")
+                figures[f"figures/{name}.svg"] = rendered(fig, "svg")
+            _write(folder, figures)
+            fault_point("figures")
+            _write(folder, page)
+            fault_point("html")
+            files.update(figures)
+            files.update(page)
+            if job is not None:
+                try:
+                    printed = job.wait()
+                except SatisfactionError as exc:
+                    raise PublishError(f"cannot print report.pdf: {exc}") from exc
+                files["report.pdf"] = printed.read_bytes()
+                _write(folder, {"report.pdf": files["report.pdf"]})
+                fault_point("pdf")
+        finally:
+            if job is not None:
+                job.cancel()
     hashes = {name: hashlib.sha256(blob).hexdigest() for name, blob in sorted(files.items())}
     summary = {"year": report.year, "region": report.ctx.region, "lang": report.lang, "issued": report.issued.isoformat(),
                "sections": [h for h, _ in report.numbered()], "outputs": hashes}
-    atomic_write_bytes(folder / "report.json", (json.dumps(summary, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+    _write(folder, {"report.json": (json.dumps(summary, ensure_ascii=False, indent=2) + "\n").encode("utf-8")})
     return hashes
 
 
@@ -333,6 +360,8 @@ def finish_report(report) -> Path | None:
     from IPython.display import Markdown, display
 
     run = getattr(report, "run", None)
+    if getattr(report, "prefetch", None) is not None:
+        report.prefetch.close()          # every section is built by now
     if run is None or run.publication is None:
         display(Markdown(report.t("explore_only")))
         return None
@@ -481,7 +510,7 @@ def open_bulletin(namespace: dict | None = None, **overrides):
     if run.params["publish"]:
         run.publication = Publication(run.target, root=run.reports, wait=params["wait"]).open()
     try:
-        codebook = load_codebook(run.codebook)
+        codebook = run.book or load_codebook(run.codebook)
         results = year_results(params["year"], processed_dir=run.processed, codebook=codebook, region=run.region,
                                replicates=params["replicates"], seed=params["seed"], store=params["publish"])
         bulletin = CityBulletin(results, codebook, run.params["city"], lang=params["lang"], issued=params["issued"],

@@ -1,11 +1,17 @@
 """Satisfaction rates, and the index by region and by population group."""
 from __future__ import annotations
 
+import inspect
+
 import pandas as pd
 
 from .. import fmt
 from ...breakdowns import OVERALL, group_scores, group_tests, province_rates, region_scores, satisfaction_rates
 from .base import Markdown, Section, Table
+
+
+#: the level of the index scores :func:`group_tests` returns with its tests (``group_scores``' default)
+GROUP_TESTS_LEVEL = inspect.signature(group_scores).parameters["level"].default
 
 
 def suppressed(values, n, threshold: int, formatter) -> list[str]:
@@ -89,9 +95,10 @@ class GroupsSection(Section):
         threshold = self.cb.min_cell
         rows, data, sentences, small, tested = [], [], [], False, []
         for group, demo in self.cb.demographics.items():
-            scores = group_scores(ctx.design, self.cb, group, level=ctx.level)
-            scores = scores[scores["node"] == idx] if "node" in scores else scores
             tests = group_tests(ctx.design, self.cb, group)
+            # the tests carry the group's index scores (at the default 95 %): computed once
+            scores = tests.scores if ctx.level == GROUP_TESTS_LEVEL else group_scores(ctx.design, self.cb, group, level=ctx.level)
+            scores = scores[scores["node"] == idx] if "node" in scores else scores
             p_ind = float(tests.independence["p_value"].iloc[0])
             tested.append(p_ind)
             cat_col = scores.columns[0]
