@@ -294,6 +294,7 @@ def write_outputs(report, folder: Path, *, pdf: bool = True) -> dict[str, str]:
     Every table and figure is the one the notebook showed (:meth:`AnnualReport.render` builds each
     section once; :func:`~satisfaction.report.display.rendered` renders each figure once). The page
     is made first, so that the browser prints the PDF while the tables and figures are written."""
+    import contextlib
     import tempfile
 
     from ..ingest.swap import fault_point
@@ -306,9 +307,10 @@ def write_outputs(report, folder: Path, *, pdf: bool = True) -> dict[str, str]:
     nb = report_notebook(report)
     page = {"report.ipynb": nbformat.writes(nb).encode("utf-8"),
             "report.html": render_html(nb, lang=report.lang, title=report.title).encode("utf-8")}
-    with tempfile.TemporaryDirectory(prefix="satisfaction-pdf-") as tmp:
+    with contextlib.ExitStack() as stack:
         job = None
         if pdf:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="satisfaction-pdf-"))
             try:
                 job = start_printing(page["report.html"].decode("utf-8"), Path(tmp) / "report.pdf")
             except SatisfactionError as exc:
